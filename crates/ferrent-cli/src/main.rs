@@ -1,1 +1,43 @@
-fn main() {}
+//! `ferrent`: the command-line BitTorrent client. Thin: parses arguments, calls a command's
+//! `run`, maps the error to one line and an exit code. No protocol logic lives here.
+
+mod commands;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// ferrent: a BitTorrent client.
+#[derive(Parser)]
+#[command(name = "ferrent", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Show what a .torrent file or magnet link describes.
+    Info(commands::info::Args),
+    /// Create a .torrent file from a file or directory.
+    Create(commands::create::Args),
+    /// Run a BitTorrent tracker (HTTP and UDP).
+    Tracker(commands::tracker::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Info(a) => commands::info::run(a),
+        Command::Create(a) => commands::create::run(a),
+        Command::Tracker(a) => commands::tracker::run(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line: the error and its causes, no backtrace.
+            eprintln!("ferrent: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

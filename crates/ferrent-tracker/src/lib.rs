@@ -1,1 +1,4 @@
-//! placeholder
+//! # ferrent-tracker
+//!
+//! A BitTorrent tracker (HTTP and UDP) for private swarms (to come).
+#![deny(missing_docs)]

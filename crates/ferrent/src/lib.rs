@@ -1,1 +1,2 @@
-//! placeholder
+//! The ferrent engine: session, torrents, peers, picker, storage (to come).
+#![deny(missing_docs)]
