@@ -8,9 +8,11 @@ use crate::value::{Dict, DictEntry, Value};
 /// libtorrent's limit too, and keeps the recursion far from the stack limit.
 pub const DEFAULT_MAX_DEPTH: usize = 100;
 
-/// Most values (integers, strings, lists, dictionaries) accepted in one input by default. Every
-/// value costs a few dozen bytes of memory, so this bounds the tree at ~100 MiB. A torrent with
-/// 100,000 files needs ~500,000. libtorrent's default token limit is 3,000,000.
+/// Most values (integers, strings, lists, dictionaries, and dictionary keys) accepted in one input
+/// by default. A value costs 32 bytes in a list and a key-value pair 80 bytes in a dictionary (plus
+/// up to as much again in spare `Vec` capacity), so the tree of a hostile input stays under
+/// ~250 MiB. A torrent with 100,000 files needs ~500,000. libtorrent's default token limit is
+/// 3,000,000.
 pub const DEFAULT_MAX_ITEMS: usize = 3_000_000;
 
 /// Largest input accepted by default. The largest real .torrent files are tens of MiB (piece
@@ -34,7 +36,8 @@ pub enum Mode {
 pub struct DecodeOptions {
     /// Strict or lenient.
     pub mode: Mode,
-    /// See [`DEFAULT_MAX_DEPTH`].
+    /// See [`DEFAULT_MAX_DEPTH`]. The decoder recurses once per level (a few hundred bytes of
+    /// stack each), so a limit in the tens of thousands can overflow a thread's stack.
     pub max_depth: usize,
     /// See [`DEFAULT_MAX_ITEMS`].
     pub max_items: usize,
@@ -56,7 +59,10 @@ impl Default for DecodeOptions {
 impl DecodeOptions {
     /// The default limits in lenient mode.
     pub fn lenient() -> Self {
-        DecodeOptions { mode: Mode::Lenient, ..Self::default() }
+        DecodeOptions {
+            mode: Mode::Lenient,
+            ..Self::default()
+        }
     }
 }
 
@@ -94,7 +100,10 @@ pub fn decode_with<'a>(input: &'a [u8], opts: &DecodeOptions) -> Result<Decoded<
             Mode::Lenient => p.warn(p.pos, WarningKind::TrailingBytes),
         }
     }
-    Ok(Decoded { value, warnings: p.warnings })
+    Ok(Decoded {
+        value,
+        warnings: p.warnings,
+    })
 }
 
 /// Decodes one strict value at the start of `input` and returns it with the number of bytes it
@@ -118,10 +127,19 @@ struct Parser<'a, 'o> {
 impl<'a, 'o> Parser<'a, 'o> {
     fn new(input: &'a [u8], opts: &'o DecodeOptions) -> Result<Self, DecodeError> {
         if input.len() > opts.max_input {
-            let kind = ErrorKind::InputTooLarge { len: input.len(), limit: opts.max_input };
+            let kind = ErrorKind::InputTooLarge {
+                len: input.len(),
+                limit: opts.max_input,
+            };
             return Err(DecodeError::new(0, kind));
         }
-        Ok(Parser { input, pos: 0, items: 0, opts, warnings: Vec::new() })
+        Ok(Parser {
+            input,
+            pos: 0,
+            items: 0,
+            opts,
+            warnings: Vec::new(),
+        })
     }
 
     fn warn(&mut self, offset: usize, kind: WarningKind) {
@@ -140,11 +158,22 @@ impl<'a, 'o> Parser<'a, 'o> {
         }
     }
 
-    fn value(&mut self, depth: usize) -> Result<Value<'a>, DecodeError> {
+    /// Counts one more value (or dictionary key) starting at the current position.
+    fn count_item(&mut self) -> Result<(), DecodeError> {
         self.items += 1;
         if self.items > self.opts.max_items {
-            return self.err(self.pos, ErrorKind::TooManyItems { limit: self.opts.max_items });
+            return self.err(
+                self.pos,
+                ErrorKind::TooManyItems {
+                    limit: self.opts.max_items,
+                },
+            );
         }
+        Ok(())
+    }
+
+    fn value(&mut self, depth: usize) -> Result<Value<'a>, DecodeError> {
+        self.count_item()?;
         match self.peek("a value")? {
             b'i' => self.int().map(Value::Int),
             b'0'..=b'9' => self.bytes().map(Value::Bytes),
@@ -162,13 +191,24 @@ impl<'a, 'o> Parser<'a, 'o> {
                 let depth = self.nest(depth)?;
                 self.dict(depth).map(Value::Dict)
             }
-            found => self.err(self.pos, ErrorKind::UnexpectedByte { found, expected: "a value" }),
+            found => self.err(
+                self.pos,
+                ErrorKind::UnexpectedByte {
+                    found,
+                    expected: "a value",
+                },
+            ),
         }
     }
 
     fn nest(&self, depth: usize) -> Result<usize, DecodeError> {
         if depth >= self.opts.max_depth {
-            return self.err(self.pos, ErrorKind::TooDeep { limit: self.opts.max_depth });
+            return self.err(
+                self.pos,
+                ErrorKind::TooDeep {
+                    limit: self.opts.max_depth,
+                },
+            );
         }
         Ok(depth + 1)
     }
@@ -182,7 +222,7 @@ impl<'a, 'o> Parser<'a, 'o> {
             if !self.peek("a dictionary key")?.is_ascii_digit() {
                 return self.err(key_at, ErrorKind::NonStringKey);
             }
-            self.items += 1;
+            self.count_item()?;
             let key = self.bytes()?;
             if let Some(prev) = entries.last() {
                 match prev.key.cmp(key) {
@@ -200,17 +240,30 @@ impl<'a, 'o> Parser<'a, 'o> {
             let start = self.pos;
             let value = self.value(depth)?;
             let span = start..self.pos;
-            let raw = &self.input[span.clone()];
-            entries.push(DictEntry { key, value, raw, span });
+            let raw = self.input.get(span.clone()).unwrap_or_default();
+            entries.push(DictEntry {
+                key,
+                value,
+                raw,
+                span,
+            });
         }
         if unsorted {
             // Only reachable in lenient mode: adjacent comparison missed duplicates that are not
             // neighbours. Duplicates stay an error: which value would be meant is ambiguous.
+            // Report the first key (in input order) that repeats an earlier one, at its offset.
             let mut keys: Vec<(&[u8], usize)> =
-                entries.iter().map(|e| (e.key, e.span.start)).collect();
+                entries.iter().map(|e| (e.key, key_offset(e))).collect();
             keys.sort_unstable();
-            if let Some(w) = keys.windows(2).find(|w| w[0].0 == w[1].0) {
-                return self.err(w[0].1.max(w[1].1), ErrorKind::DuplicateKey);
+            let first_dup = keys
+                .windows(2)
+                .filter_map(|w| match w {
+                    [(a, _), (b, at)] if a == b => Some(*at),
+                    _ => None,
+                })
+                .min();
+            if let Some(at) = first_dup {
+                return self.err(at, ErrorKind::DuplicateKey);
             }
         }
         self.pos += 1; // 'e'
@@ -235,7 +288,13 @@ impl<'a, 'o> Parser<'a, 'o> {
                     // Accumulate negatively so that i64::MIN parses.
                     n = n
                         .checked_mul(10)
-                        .and_then(|n| if negative { n.checked_sub(d) } else { n.checked_add(d) })
+                        .and_then(|n| {
+                            if negative {
+                                n.checked_sub(d)
+                            } else {
+                                n.checked_add(d)
+                            }
+                        })
                         .ok_or(DecodeError::new(self.pos, ErrorKind::IntegerOverflow))?;
                     self.pos += 1;
                 }
@@ -246,12 +305,12 @@ impl<'a, 'o> Parser<'a, 'o> {
                 }
             }
         }
-        let digits = &self.input[digits_at..self.pos];
+        let digits = self.input.get(digits_at..self.pos).unwrap_or_default();
         self.pos += 1; // 'e'
         if digits.is_empty() {
             return self.err(start, ErrorKind::EmptyInteger);
         }
-        let leading_zero = digits.len() > 1 && digits[0] == b'0';
+        let leading_zero = digits.len() > 1 && digits.first() == Some(&b'0');
         let negative_zero = negative && n == 0;
         if leading_zero || negative_zero {
             match self.opts.mode {
@@ -271,13 +330,9 @@ impl<'a, 'o> Parser<'a, 'o> {
             let b = self.peek("a digit or ':' in a string length")?;
             match b {
                 b'0'..=b'9' => {
-                    len = len
-                        .checked_mul(10)
-                        .and_then(|l| l.checked_add(u64::from(b - b'0')))
-                        .ok_or(DecodeError::new(start, ErrorKind::LengthPastEnd {
-                            declared: u64::MAX,
-                            available: self.input.len() - self.pos,
-                        }))?;
+                    // Saturates: a length beyond u64 is reported as u64::MAX once the ':' is
+                    // found, like any other length past the end.
+                    len = len.saturating_mul(10).saturating_add(u64::from(b - b'0'));
                     self.pos += 1;
                 }
                 b':' => break,
@@ -287,18 +342,33 @@ impl<'a, 'o> Parser<'a, 'o> {
                 }
             }
         }
-        if self.pos - start > 1 && self.input[start] == b'0' {
+        if self.pos - start > 1 && self.input.get(start) == Some(&b'0') {
             return self.err(start, ErrorKind::LengthLeadingZero);
         }
         self.pos += 1; // ':'
-        let available = self.input.len() - self.pos;
-        match usize::try_from(len) {
-            Ok(n) if n <= available => {
-                let s = &self.input[self.pos..self.pos + n];
-                self.pos += n;
+        let available = self.input.len().saturating_sub(self.pos);
+        let end = usize::try_from(len)
+            .ok()
+            .and_then(|n| self.pos.checked_add(n));
+        match end.and_then(|end| self.input.get(self.pos..end).map(|s| (s, end))) {
+            Some((s, end)) => {
+                self.pos = end;
                 Ok(s)
             }
-            _ => self.err(start, ErrorKind::LengthPastEnd { declared: len, available }),
+            None => self.err(
+                start,
+                ErrorKind::LengthPastEnd {
+                    declared: len,
+                    available,
+                },
+            ),
         }
     }
+}
+
+/// Offset of the key of a decoded entry: its length prefix and `:` sit right before the key bytes,
+/// and the value right after them. Exact because string lengths never have leading zeros.
+fn key_offset(e: &DictEntry<'_>) -> usize {
+    let digits = e.key.len().checked_ilog10().map_or(1, |d| d as usize + 1);
+    e.span.start.saturating_sub(e.key.len() + 1 + digits)
 }

@@ -34,12 +34,19 @@ pub fn encode_into(value: &Value<'_>, out: &mut Vec<u8>) {
 
 fn write_dict(out: &mut Vec<u8>, dict: &Dict<'_>) {
     out.push(b'd');
-    let mut entries: Vec<_> = dict.iter().collect();
-    // Stable sort: already-sorted dictionaries (the usual case) cost one pass.
-    entries.sort_by(|a, b| a.key.cmp(b.key));
-    for e in entries {
-        write_bytes(out, e.key);
-        encode_into(&e.value, out);
+    if dict.is_sorted() {
+        // The usual case (decoded strictly or built with `insert`): no allocation.
+        for e in dict.iter() {
+            write_bytes(out, e.key);
+            encode_into(&e.value, out);
+        }
+    } else {
+        let mut entries: Vec<_> = dict.iter().collect();
+        entries.sort_by(|a, b| a.key.cmp(b.key));
+        for e in entries {
+            write_bytes(out, e.key);
+            encode_into(&e.value, out);
+        }
     }
     out.push(b'e');
 }
@@ -47,15 +54,35 @@ fn write_dict(out: &mut Vec<u8>, dict: &Dict<'_>) {
 /// Appends `i<n>e`.
 pub fn write_int(out: &mut Vec<u8>, n: i64) {
     out.push(b'i');
-    out.extend_from_slice(n.to_string().as_bytes());
+    if n < 0 {
+        out.push(b'-');
+    }
+    write_decimal(out, n.unsigned_abs());
     out.push(b'e');
 }
 
 /// Appends `<len>:<bytes>`.
 pub fn write_bytes(out: &mut Vec<u8>, b: &[u8]) {
-    out.extend_from_slice(b.len().to_string().as_bytes());
+    write_decimal(out, b.len() as u64);
     out.push(b':');
     out.extend_from_slice(b);
+}
+
+/// Appends `n` in decimal without allocating (the encoder writes one per string and integer).
+fn write_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut buf = [0u8; 20]; // u64::MAX has 20 digits
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        if let Some(slot) = buf.get_mut(i) {
+            *slot = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || i == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(buf.get(i..).unwrap_or_default());
 }
 
 /// The exact number of bytes [`encode`] will produce.

@@ -52,7 +52,8 @@ pub enum ErrorKind {
     IntegerOverflow,
     /// `03:abc`: a string length with a leading zero.
     LengthLeadingZero,
-    /// A string length that does not fit in memory or that runs past the end of the input.
+    /// A string length that runs past the end of the input (lengths beyond `u64` are reported as
+    /// `u64::MAX`).
     LengthPastEnd {
         /// The declared length.
         declared: u64,
@@ -103,7 +104,10 @@ impl fmt::Display for ErrorKind {
             ErrorKind::IntegerLeadingZero => f.write_str("integer has a leading zero"),
             ErrorKind::IntegerOverflow => f.write_str("integer does not fit in 64 bits"),
             ErrorKind::LengthLeadingZero => f.write_str("string length has a leading zero"),
-            ErrorKind::LengthPastEnd { declared, available } => write!(
+            ErrorKind::LengthPastEnd {
+                declared,
+                available,
+            } => write!(
                 f,
                 "string length {declared} runs past the end of the input ({available} bytes left)"
             ),
@@ -116,7 +120,10 @@ impl fmt::Display for ErrorKind {
             ErrorKind::TooDeep { limit } => write!(f, "nested deeper than {limit} levels"),
             ErrorKind::TooManyItems { limit } => write!(f, "more than {limit} values"),
             ErrorKind::InputTooLarge { len, limit } => {
-                write!(f, "input of {len} bytes is larger than the limit of {limit}")
+                write!(
+                    f,
+                    "input of {len} bytes is larger than the limit of {limit}"
+                )
             }
         }
     }

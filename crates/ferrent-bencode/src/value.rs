@@ -122,25 +122,67 @@ impl PartialEq for DictEntry<'_> {
 impl Eq for DictEntry<'_> {}
 
 /// A dictionary. Decoded dictionaries keep the entries in input order (which strict decoding has
-/// checked to be sorted); [`Dict::insert`] keeps them sorted. The encoder always sorts.
-#[derive(Clone, Default, PartialEq, Eq)]
+/// checked to be sorted); [`Dict::insert`] keeps them sorted. The encoder always sorts. Keys are
+/// unique (the decoder rejects duplicates, `insert` replaces).
+///
+/// Two dictionaries are equal when they map the same keys to equal values, whatever order their
+/// entries are stored in (a leniently decoded dictionary may be unsorted).
+#[derive(Clone, Default)]
 pub struct Dict<'a> {
     entries: Vec<DictEntry<'a>>,
 }
 
+impl PartialEq for Dict<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        if self.entries.len() != other.entries.len() {
+            return false;
+        }
+        if self.is_sorted() && other.is_sorted() {
+            return self.entries == other.entries;
+        }
+        let mut a: Vec<&DictEntry<'_>> = self.entries.iter().collect();
+        let mut b: Vec<&DictEntry<'_>> = other.entries.iter().collect();
+        a.sort_by(|x, y| x.key.cmp(y.key));
+        b.sort_by(|x, y| x.key.cmp(y.key));
+        a == b
+    }
+}
+impl Eq for Dict<'_> {}
+
 impl<'a> Dict<'a> {
     /// An empty dictionary.
     pub fn new() -> Self {
-        Dict { entries: Vec::new() }
+        Dict {
+            entries: Vec::new(),
+        }
     }
 
     pub(crate) fn from_entries(entries: Vec<DictEntry<'a>>) -> Self {
         Dict { entries }
     }
 
-    /// Inserts or replaces `key`, keeping keys in sorted order.
+    /// Whether the entries are stored in strictly increasing key order (always true except for
+    /// a dictionary decoded in lenient mode from unsorted input).
+    pub fn is_sorted(&self) -> bool {
+        self.entries.windows(2).all(|w| match w {
+            [a, b] => a.key < b.key,
+            _ => true,
+        })
+    }
+
+    /// Inserts or replaces `key`, keeping keys in sorted order (a leniently decoded, unsorted
+    /// dictionary is sorted first).
     pub fn insert(&mut self, key: &'a [u8], value: Value<'a>) {
-        let entry = DictEntry { key, value, raw: &[], span: 0..0 };
+        if !self.is_sorted() {
+            // Stable, and keys are unique, so this is the canonical order.
+            self.entries.sort_by(|a, b| a.key.cmp(b.key));
+        }
+        let entry = DictEntry {
+            key,
+            value,
+            raw: &[],
+            span: 0..0,
+        };
         match self.entries.binary_search_by(|e| e.key.cmp(key)) {
             Ok(i) => self.entries[i] = entry,
             Err(i) => self.entries.insert(i, entry),
