@@ -1,0 +1,324 @@
+//! Parallel piece hashing. The output (one slot per piece) is cut into batches of consecutive
+//! pieces; each of the worker threads takes the next batch from a shared queue (so a slow core
+//! does not hold the others up), reads the data of each piece with positional reads
+//! (`read_exact_at`, no shared file offset, no mmap) in chunks small enough to stay in the L2
+//! cache, and hashes them into the batch's slots. The first error stops all workers.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+
+use sha1::{Digest, Sha1};
+
+use super::merkle::{self, Hash32};
+use super::walk::InputFile;
+use super::{BLOCK_SIZE, CreateError};
+
+/// Bytes read per `read_exact_at`: a multiple of [`BLOCK_SIZE`], small enough that the chunk is
+/// still in the core's L2 cache when the hasher reads it.
+const CHUNK: usize = 256 * 1024;
+
+/// Data per batch of pieces handed to a worker: big enough to make the queue lock negligible,
+/// small enough to balance the work between cores at the end.
+const BATCH_BYTES: u64 = 8 * 1024 * 1024;
+
+/// Opens the input files on demand; keeps the last one open (workers go through files in order).
+struct Reader<'a> {
+    files: &'a [InputFile],
+    open: Option<(usize, File)>,
+    buf: Vec<u8>,
+}
+
+impl<'a> Reader<'a> {
+    fn new(files: &'a [InputFile]) -> Self {
+        Reader {
+            files,
+            open: None,
+            buf: vec![0; CHUNK],
+        }
+    }
+
+    /// Reads `len` (<= CHUNK) bytes of file `idx` at `offset` into the internal buffer.
+    fn read(&mut self, idx: usize, offset: u64, len: usize) -> Result<&[u8], CreateError> {
+        let Some(input) = self.files.get(idx) else {
+            // Callers only pass indexes of `files`; an empty read keeps this panic-free.
+            return Ok(&[]);
+        };
+        let file = match &mut self.open {
+            Some((i, f)) if *i == idx => f,
+            slot => {
+                let f = File::open(&input.source).map_err(|source| CreateError::Io {
+                    path: input.source.clone(),
+                    source,
+                })?;
+                &mut slot.insert((idx, f)).1
+            }
+        };
+        let buf = self.buf.get_mut(..len).unwrap_or_default();
+        file.read_exact_at(buf, offset).map_err(|source| {
+            if source.kind() == std::io::ErrorKind::UnexpectedEof {
+                CreateError::FileChanged {
+                    path: input.source.clone(),
+                    expected: input.length,
+                }
+            } else {
+                CreateError::Io {
+                    path: input.source.clone(),
+                    source,
+                }
+            }
+        })?;
+        Ok(buf)
+    }
+}
+
+/// Fills `out` in parallel: `work(state, first_index, slots)` hashes the pieces
+/// `first_index..first_index + slots.len()`. `init` makes each worker's state.
+fn parallel<T, S, I, W>(
+    out: &mut [T],
+    batch: usize,
+    threads: usize,
+    init: I,
+    work: W,
+) -> Result<(), CreateError>
+where
+    T: Send,
+    I: Fn() -> S + Sync,
+    W: Fn(&mut S, usize, &mut [T]) -> Result<(), CreateError> + Sync,
+{
+    let batch = batch.max(1);
+    let threads = threads.clamp(1, out.len().div_ceil(batch).max(1));
+    let queue = Mutex::new(out.chunks_mut(batch).enumerate());
+    let failed = AtomicBool::new(false);
+    let worker = || -> Result<(), CreateError> {
+        let mut state = init();
+        loop {
+            if failed.load(Ordering::Relaxed) {
+                return Ok(());
+            }
+            let next = queue.lock().unwrap_or_else(PoisonError::into_inner).next();
+            let Some((i, slots)) = next else {
+                return Ok(());
+            };
+            if let Err(e) = work(&mut state, i * batch, slots) {
+                failed.store(true, Ordering::Relaxed);
+                return Err(e);
+            }
+        }
+    };
+    if threads == 1 {
+        return worker();
+    }
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads).map(|_| s.spawn(worker)).collect();
+        let mut result = Ok(());
+        for h in handles {
+            match h.join() {
+                Ok(Err(e)) if result.is_ok() => result = Err(e),
+                Ok(_) => {}
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        result
+    })
+}
+
+fn batch_pieces(piece_length: u64) -> usize {
+    usize::try_from((BATCH_BYTES / piece_length).max(1)).unwrap_or(1)
+}
+
+/// v1 (BEP 3): SHA-1 of each `piece_length` slice of the concatenated files (the last one
+/// shorter). Returns the 20-byte hashes concatenated (the `pieces` string).
+pub(crate) fn hash_v1(
+    files: &[InputFile],
+    piece_length: u64,
+    threads: usize,
+    progress: &AtomicU64,
+) -> Result<Vec<u8>, CreateError> {
+    // starts[i] = offset of file i in the concatenation.
+    let mut starts = Vec::with_capacity(files.len());
+    let mut total = 0u64;
+    for f in files {
+        starts.push(total);
+        total += f.length;
+    }
+    let num_pieces = usize::try_from(total.div_ceil(piece_length))
+        .map_err(|_| CreateError::TooLarge { total })?;
+    let mut out = vec![[0u8; 20]; num_pieces];
+    parallel(
+        &mut out,
+        batch_pieces(piece_length),
+        threads,
+        || Reader::new(files),
+        |reader, first, slots| {
+            for (k, slot) in slots.iter_mut().enumerate() {
+                let mut pos = (first + k) as u64 * piece_length;
+                let end = (pos + piece_length).min(total);
+                // The file holding `pos` (the last one starting at or before it with data there).
+                let mut idx = starts.partition_point(|&s| s <= pos).saturating_sub(1);
+                let mut h = Sha1::new();
+                while pos < end {
+                    let (Some(&start), Some(f)) = (starts.get(idx), files.get(idx)) else {
+                        break;
+                    };
+                    let file_end = start + f.length;
+                    if pos >= file_end {
+                        idx += 1;
+                        continue;
+                    }
+                    let len = (end.min(file_end) - pos).min(CHUNK as u64);
+                    let data = reader.read(idx, pos - start, len as usize)?;
+                    h.update(data);
+                    progress.fetch_add(len, Ordering::Relaxed);
+                    pos += len;
+                }
+                *slot = h.finalize().into();
+            }
+            Ok(())
+        },
+    )?;
+    Ok(out.concat())
+}
+
+/// The v2 hashes of one file.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct FileHashes {
+    /// `pieces root`; `None` for an empty file.
+    pub root: Option<Hash32>,
+    /// The piece layer (concatenated 32-byte hashes), for files longer than one piece.
+    pub layer: Option<Vec<u8>>,
+}
+
+/// Hashes for v2 and hybrid torrents, where each file starts on a piece boundary.
+#[derive(Clone, Debug)]
+pub(crate) struct AlignedHashes {
+    /// Per file, in input order.
+    pub files: Vec<FileHashes>,
+    /// Hybrid only: the v1 `pieces` string, where the last piece of every file but the last
+    /// non-empty one is completed with the zeros of its BEP 47 pad file.
+    pub v1_pieces: Option<Vec<u8>>,
+}
+
+#[derive(Clone, Copy)]
+struct AlignedPiece {
+    sha1: [u8; 20],
+    /// Root of the piece's subtree (for a file of at most one piece: the file's root).
+    root: Hash32,
+}
+
+struct AlignedState<'a> {
+    reader: Reader<'a>,
+    leaves: Vec<Hash32>,
+    zeros: Vec<u8>,
+}
+
+/// v2 / hybrid: for every file, SHA-256 of each 16 KiB block, merkle roots per piece and per
+/// file (BEP 52); with `with_v1`, also SHA-1 per piece over the same reads (hybrid).
+pub(crate) fn hash_aligned(
+    files: &[InputFile],
+    piece_length: u64,
+    with_v1: bool,
+    threads: usize,
+    progress: &AtomicU64,
+) -> Result<AlignedHashes, CreateError> {
+    // piece_file[p] = (file index, piece index inside the file) of global piece p.
+    let mut piece_file: Vec<(usize, u64)> = Vec::new();
+    for (i, f) in files.iter().enumerate() {
+        piece_file.extend((0..f.length.div_ceil(piece_length)).map(|k| (i, k)));
+    }
+    let last_with_data = files.iter().rposition(|f| f.length > 0);
+    let blocks_per_piece = usize::try_from(piece_length / BLOCK_SIZE)
+        .unwrap_or(1)
+        .max(1);
+    let mut out = vec![
+        AlignedPiece {
+            sha1: [0; 20],
+            root: [0; 32]
+        };
+        piece_file.len()
+    ];
+    parallel(
+        &mut out,
+        batch_pieces(piece_length),
+        threads,
+        || AlignedState {
+            reader: Reader::new(files),
+            leaves: Vec::with_capacity(blocks_per_piece),
+            zeros: if with_v1 { vec![0; CHUNK] } else { Vec::new() },
+        },
+        |st, first, slots| {
+            for (k, slot) in slots.iter_mut().enumerate() {
+                let Some(&(idx, piece)) = piece_file.get(first + k) else {
+                    break;
+                };
+                let Some(f) = files.get(idx) else { break };
+                let start = piece * piece_length;
+                let end = (start + piece_length).min(f.length);
+                let mut h1 = with_v1.then(Sha1::new);
+                st.leaves.clear();
+                let mut pos = start;
+                while pos < end {
+                    let len = (end - pos).min(CHUNK as u64);
+                    let data = st.reader.read(idx, pos, len as usize)?;
+                    if let Some(h) = &mut h1 {
+                        h.update(data);
+                    }
+                    st.leaves
+                        .extend(data.chunks(BLOCK_SIZE as usize).map(merkle::leaf));
+                    progress.fetch_add(len, Ordering::Relaxed);
+                    pos += len;
+                }
+                if let Some(mut h) = h1 {
+                    if Some(idx) != last_with_data {
+                        // The BEP 47 pad file after this file fills the piece with zeros.
+                        let mut pad = start + piece_length - end;
+                        while pad > 0 {
+                            let n = pad.min(CHUNK as u64);
+                            h.update(st.zeros.get(..n as usize).unwrap_or_default());
+                            pad -= n;
+                        }
+                    }
+                    slot.sha1 = h.finalize().into();
+                }
+                // A file of one piece or less has a tree as wide as its own block count;
+                // pieces of longer files are subtrees of exactly `blocks_per_piece` leaves.
+                let width = if f.length > piece_length {
+                    blocks_per_piece
+                } else {
+                    st.leaves.len().next_power_of_two()
+                };
+                slot.root = merkle::root(&st.leaves, width, [0; 32]);
+            }
+            Ok(())
+        },
+    )?;
+
+    let pad = merkle::pad_hash(blocks_per_piece);
+    let mut result = Vec::with_capacity(files.len());
+    let mut pieces = out.iter();
+    for f in files {
+        let n = usize::try_from(f.length.div_ceil(piece_length)).unwrap_or(0);
+        let mine: Vec<AlignedPiece> = pieces.by_ref().take(n).copied().collect();
+        result.push(match mine.as_slice() {
+            [] => FileHashes::default(),
+            [one] => FileHashes {
+                root: Some(one.root),
+                layer: None,
+            },
+            many => {
+                let layer: Vec<Hash32> = many.iter().map(|p| p.root).collect();
+                let root = merkle::root(&layer, layer.len().next_power_of_two(), pad);
+                FileHashes {
+                    root: Some(root),
+                    layer: Some(layer.concat()),
+                }
+            }
+        });
+    }
+    let v1_pieces = with_v1.then(|| out.iter().flat_map(|p| p.sha1).collect());
+    Ok(AlignedHashes {
+        files: result,
+        v1_pieces,
+    })
+}
