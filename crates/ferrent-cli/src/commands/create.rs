@@ -4,6 +4,7 @@ use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -164,19 +165,30 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     );
     let progress = AtomicU64::new(0);
     let started = Instant::now();
+    // Hash on a helper thread; this one redraws the bar until the result arrives (no polling
+    // delay at the end: `recv_timeout` returns as soon as the result is sent).
     let created = std::thread::scope(|s| {
-        let worker = s.spawn(|| plan.hash(&progress));
-        while !worker.is_finished() {
-            bar.set_position(progress.load(Ordering::Relaxed));
-            std::thread::sleep(Duration::from_millis(50));
+        let (tx, rx) = mpsc::channel();
+        let progress = &progress;
+        s.spawn(move || {
+            // The receiver outlives this thread (both live in this scope).
+            let _ = tx.send(plan.hash(progress));
+        });
+        loop {
+            match rx.recv_timeout(Duration::from_millis(100)) {
+                Ok(result) => break Some(result),
+                Err(RecvTimeoutError::Timeout) => {
+                    bar.set_position(progress.load(Ordering::Relaxed))
+                }
+                Err(RecvTimeoutError::Disconnected) => break None,
+            }
         }
-        worker.join()
     });
     bar.finish_and_clear();
-    let created = match created {
-        Ok(r) => r?,
-        Err(_) => bail!("the hashing thread panicked"),
+    let Some(created) = created else {
+        bail!("the hashing thread stopped without a result")
     };
+    let created = created?;
     let elapsed = started.elapsed();
 
     let mut open = OpenOptions::new();
