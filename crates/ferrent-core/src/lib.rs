@@ -6,10 +6,16 @@
 //! - info-hashes and ids ([`Id20`], [`Id32`], [`InfoHash`]);
 //! - magnet links, parsed and formatted ([`Magnet`], [`MagnetPeer`], [`MagnetError`]);
 //! - torrent creation, v1, v2 and hybrid, hashed on all cores ([`create_torrent`], [`CreatePlan`]);
+//! - metainfo, v1, v2 and hybrid, parsed and validated ([`Metainfo`], [`FileEntry`], [`MetainfoError`]),
+//!   untrusted paths made safe ([`path`] rules: [`sanitize_path`]) and piece/file geometry
+//!   ([`Layout`], [`PieceIndex`], [`FileRange`]);
 #![deny(missing_docs)]
 
 mod create;
 mod infohash;
+mod layout;
+mod metainfo;
+pub mod path;
 mod magnet;
 
 pub use create::{
@@ -19,6 +25,15 @@ pub use create::{
     default_created_by,
 };
 pub use infohash::{HashParseError, Id20, Id32, InfoHash};
+pub use layout::{
+    FileRange, FileRanges, Layout, LayoutError, LayoutFile, MAX_PIECE_LENGTH, MAX_PIECES,
+    PieceIndex,
+};
+pub use metainfo::{
+    FileAttr, FileEntry, MAX_FILES, MAX_INFO_SIZE, MIN_V2_PIECE_LENGTH, MetaVersion, Metainfo,
+    MetainfoError, MetainfoWarning, V2_BLOCK_SIZE,
+};
+pub use path::{MAX_ELEMENT_BYTES, MAX_PATH_DEPTH, PathError, sanitize_element, sanitize_path};
 pub use magnet::{
     MAX_MAGNET_LEN, MAX_MAGNET_PEERS, MAX_MAGNET_SELECT_ITEMS, MAX_MAGNET_TRACKERS,
     MAX_MAGNET_WEB_SEEDS, Magnet, MagnetError, MagnetPeer,
