@@ -12,11 +12,15 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     if let Ok(m) = Metainfo::from_bytes(data) {
         check(&m);
-        let alone = Metainfo::from_info_bytes(m.info_bytes()).expect("info of a valid torrent parses alone");
+        let alone = Metainfo::from_info_bytes(m.info_bytes())
+            .expect("info of a valid torrent parses alone");
         assert_eq!(alone.info_hash(), m.info_hash());
         assert_eq!(alone.files().len(), m.files().len());
         for (a, b) in alone.files().iter().zip(m.files()) {
-            assert_eq!((a.path(), a.length(), a.pieces_root()), (b.path(), b.length(), b.pieces_root()));
+            assert_eq!(
+                (a.path(), a.length(), a.pieces_root()),
+                (b.path(), b.length(), b.pieces_root())
+            );
         }
     }
     if let Ok(m) = Metainfo::from_info_bytes(data) {
@@ -31,7 +35,10 @@ fn check(m: &Metainfo) {
     for (i, f) in m.files().iter().enumerate() {
         let p = f.path();
         assert!(p.is_relative(), "{p:?}");
-        assert!(p.components().all(|c| matches!(c, Component::Normal(_))), "{p:?}");
+        assert!(
+            p.components().all(|c| matches!(c, Component::Normal(_))),
+            "{p:?}"
+        );
         assert_eq!(layout.files()[i].length, f.length());
         let r = layout.pieces_of_file(i);
         assert!(r.end <= layout.num_pieces());
