@@ -3,39 +3,15 @@
 //!
 //! Two steps, so a front end can show a progress bar against the total size:
 //!
-//! 1. [`CreatePlan::scan`] walks the input, applies the rules below and fixes the piece length;
+//! 1. [`CreatePlan::scan`] walks the input, applies the rules documented on
+//!    [`CreatePlan`] and fixes the piece length;
 //! 2. [`CreatePlan::hash`] reads and hashes every byte and returns a [`CreatedTorrent`] (the
 //!    canonical bencoded bytes and the info-hash(es)), counting hashed bytes in an [`AtomicU64`].
 //!
 //! [`create_torrent`] does both.
 //!
-//! # What goes into a torrent of a directory
-//!
-//! - **Order**: files are sorted by their path inside the directory, compared component by
-//!   component as byte strings (so `a/z` comes before `a.txt`, because the component `a` sorts
-//!   before `a.txt`). This is the order of the BEP 52 `file tree` (a bencoded dictionary at each
-//!   level), so v1 `files` and v2 `file tree` always agree, and the result does not depend on the
-//!   order in which the file system lists entries.
-//! - **Hidden files** (names starting with `.`) are included, as libtorrent and mktorrent do.
-//! - **Symbolic links**: a link to a regular file is followed (the torrent holds the target's bytes
-//!   under the link's name); a link to a directory is *not* followed (skipped), so a tree cannot
-//!   loop or pull in data from outside it; a dangling link is skipped. The input path itself is
-//!   always followed. Everything skipped is listed in [`CreatedTorrent::skipped`].
-//! - **Empty directories** cannot be expressed in a v1 torrent and are skipped (and listed).
-//! - **Zero-length files** are included (v1 `files` entry of length 0; v2 `file tree` entry without
-//!   `pieces root`).
-//! - **Other file types** (sockets, FIFOs, devices) are skipped and listed.
-//! - Names must be valid UTF-8 (BEP 3 strings are UTF-8); a name that is not is an error.
-//! - An input with no bytes at all (an empty file, or a directory with only empty files) is an
-//!   error: a torrent needs at least one piece.
-//!
-//! # Piece length
-//!
-//! Unless set, the piece length is [`auto_piece_length`]: the smallest power of two from 16 KiB to
-//! 16 MiB that gives at most 2000 pieces (so 1000 to 2000 pieces between 32 MiB and 32 GiB of data),
-//! as mktorrent and libtorrent aim for. A piece length given by hand must be a power of two from
-//! [`CREATE_MIN_PIECE_LENGTH`] to [`CREATE_MAX_PIECE_LENGTH`] (BEP 52 requires a power of two >= 16 KiB; we ask
-//! the same of v1 so any torrent can be re-made as v2).
+//! The rules for what goes in (order, hidden files, symbolic links, empty directories) and for
+//! the piece length are on [`CreatePlan`].
 //!
 //! ```no_run
 //! use std::path::Path;
@@ -229,6 +205,42 @@ pub fn auto_piece_length(total_size: u64) -> u64 {
 }
 
 /// A scanned input with a fixed piece length, ready to hash. Made by [`CreatePlan::scan`].
+///
+/// # What goes into a torrent of a directory
+///
+/// - **Order**: files are sorted by their path inside the directory, compared component by
+///   component as byte strings (so `a/z` comes before `a.txt`, because the component `a` sorts
+///   before `a.txt`). This is the order of the BEP 52 `file tree` (a bencoded dictionary at each
+///   level), so v1 `files` and v2 `file tree` always agree, and the result does not depend on the
+///   order in which the file system lists entries.
+/// - **Hidden files** (names starting with `.`) are included, as libtorrent and mktorrent do.
+/// - **Symbolic links**: a link to a regular file is followed (the torrent holds the target's bytes
+///   under the link's name); a link to a directory is *not* followed (skipped), so a tree cannot
+///   loop or pull in data from outside it; a dangling link is skipped. The input path itself is
+///   always followed. Everything skipped is listed in [`CreatedTorrent::skipped`].
+/// - **Empty directories** cannot be expressed in a v1 torrent and are skipped (and listed).
+/// - **Zero-length files** are included (v1 `files` entry of length 0; v2 `file tree` entry without
+///   `pieces root`).
+/// - **Other file types** (sockets, FIFOs, devices) are skipped and listed.
+/// - Names must be valid UTF-8 (BEP 3 strings are UTF-8); a name that is not is an error.
+/// - An input with no bytes at all (an empty file, or a directory with only empty files) is an
+///   error: a torrent needs at least one piece.
+///
+/// # Piece length
+///
+/// Unless set, the piece length is [`auto_piece_length`]: the smallest power of two from 16 KiB to
+/// 16 MiB that gives at most 2000 pieces (so 1000 to 2000 pieces between 32 MiB and 32 GiB of data),
+/// as mktorrent and libtorrent aim for. A piece length given by hand must be a power of two from
+/// [`CREATE_MIN_PIECE_LENGTH`] to [`CREATE_MAX_PIECE_LENGTH`] (BEP 52 requires a power of two
+/// >= 16 KiB; we ask the same of v1 so any torrent can be re-made as v2).
+///
+/// # Hybrid torrents
+///
+/// The v1 `files` list gets a BEP 47 pad file (`attr` = `p`, path `.pad/<length>`, zeros) after
+/// every file with data that does not end on a piece boundary, except the last file with data, so
+/// that every file starts a new piece as v2 requires. Pad files are not in the v2 `file tree`.
+/// A single-file hybrid needs none.
+///
 #[derive(Debug)]
 pub struct CreatePlan {
     root: PathBuf,
@@ -253,8 +265,8 @@ pub struct PlannedFile<'a> {
 }
 
 impl CreatePlan {
-    /// Walks `path` (a file or a directory) with the rules in the [module docs](self) and fixes
-    /// the piece length. Reads no file contents.
+    /// Walks `path` (a file or a directory) with the rules above and fixes the piece length.
+    /// Reads no file contents.
     pub fn scan(path: &Path, options: &CreateOptions) -> Result<CreatePlan, CreateError> {
         // A bad piece length is refused before any I/O.
         if let Some(p) = options.piece_length {
@@ -414,7 +426,8 @@ pub struct CreatedTorrent {
     pub skipped: Vec<Skipped>,
 }
 
-/// Scans and hashes `path` in one call, on all cores, without progress reporting.
+/// Scans and hashes `path` in one call ([`CreatePlan::scan`] then [`CreatePlan::hash`]), without
+/// progress reporting. The rules for what goes in are on [`CreatePlan`].
 pub fn create_torrent(path: &Path, options: &CreateOptions) -> Result<CreatedTorrent, CreateError> {
     CreatePlan::scan(path, options)?.hash(&AtomicU64::new(0))
 }
