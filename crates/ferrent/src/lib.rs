@@ -1,2 +1,14 @@
 //! The ferrent engine: session, torrents, peers, picker, storage (to come).
+//!
+//! Decision-making parts are sans-I/O state machines driven by thin tokio tasks (DESIGN.md). So far:
+//! the piece picker and request scheduler ([`Picker`]).
 #![deny(missing_docs)]
+
+mod picker;
+
+pub use picker::{
+    BLOCK_SIZE, BlockOutcome, BlockRequest, DEFAULT_PRIORITY, INITIAL_PIPELINE, MAX_ALLOWED_FAST,
+    MAX_CANCELLED_REMEMBERED, MAX_EXCLUDED, MAX_PIPELINE, MAX_PRIORITY, MIN_PIPELINE, PeerKey,
+    PeerMisbehaved, Picker, PickerConfig, PickerError, PickerEvent, PickerStats, PieceGeometry,
+    PieceState,
+};
