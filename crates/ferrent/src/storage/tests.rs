@@ -1,0 +1,228 @@
+//! Unit tests of the storage layer; the scenario tests are in `tests/storage.rs`.
+
+use std::sync::atomic::{AtomicBool, AtomicU64};
+
+use super::*;
+
+fn storage(dir: &Path, pl: u64, files: &[(&str, u64, bool)], options: StorageOptions) -> Storage {
+    let layout = Layout::new(pl, files.iter().map(|f| (f.1, f.2))).unwrap();
+    let paths = files.iter().map(|f| PathBuf::from(f.0)).collect();
+    Storage::open(dir, layout, paths, options).unwrap()
+}
+
+fn payload(layout: &Layout) -> Vec<u8> {
+    let mut data: Vec<u8> = (0..layout.total_length())
+        .map(|i| (i * 7 + 3) as u8)
+        .collect();
+    for f in layout.files().iter().filter(|f| f.pad) {
+        data[f.offset as usize..(f.offset + f.length) as usize].fill(0);
+    }
+    data
+}
+
+fn piece_bytes<'a>(layout: &Layout, data: &'a [u8], i: u32) -> &'a [u8] {
+    let p = layout.piece(i).unwrap();
+    let start = layout.piece_offset(p) as usize;
+    &data[start..start + layout.piece_len(p) as usize]
+}
+
+#[test]
+fn write_read_and_hash_across_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = storage(
+        dir.path(),
+        4,
+        &[("t/a", 3, false), ("t/e", 0, false), ("t/b", 6, false)],
+        StorageOptions::default(),
+    );
+    let data = payload(s.layout());
+    for i in (0..s.layout().num_pieces()).rev() {
+        let p = s.layout().piece(i).unwrap();
+        s.write_piece(p, piece_bytes(s.layout(), &data, i)).unwrap();
+    }
+    s.prepare().unwrap();
+    s.sync().unwrap();
+    assert_eq!(fs_read(dir.path(), "t/a"), &data[..3]);
+    assert_eq!(fs_read(dir.path(), "t/e"), b"");
+    assert_eq!(fs_read(dir.path(), "t/b"), &data[3..]);
+    let p1 = s.layout().piece(1).unwrap();
+    let mut buf = [0u8; 3];
+    s.read(p1, 1, &mut buf).unwrap();
+    assert_eq!(&buf, &data[5..8]);
+    assert_eq!(s.read_piece(p1).unwrap(), &data[4..8]);
+    let want: [u8; 20] = Sha1::digest(&data[4..8]).into();
+    assert_eq!(s.hash_piece_v1(p1).unwrap(), want);
+}
+
+fn fs_read(dir: &Path, rel: &str) -> Vec<u8> {
+    std::fs::read(dir.join(rel)).unwrap()
+}
+
+#[test]
+fn bad_indexes_and_sizes_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = storage(
+        dir.path(),
+        4,
+        &[("a", 10, false)],
+        StorageOptions::default(),
+    );
+    let far = PieceIndex::new_unchecked(3);
+    assert!(matches!(
+        s.write_piece(far, &[0; 4]),
+        Err(StorageError::PieceOutOfRange {
+            piece: 3,
+            num_pieces: 3
+        })
+    ));
+    assert!(matches!(
+        s.read_piece(far),
+        Err(StorageError::PieceOutOfRange { .. })
+    ));
+    assert!(matches!(
+        s.hash_piece_v1(far),
+        Err(StorageError::PieceOutOfRange { .. })
+    ));
+    let last = s.layout().piece(2).unwrap();
+    assert!(matches!(
+        s.write_piece(last, &[0; 4]),
+        Err(StorageError::PieceSize {
+            expected: 2,
+            got: 4,
+            ..
+        })
+    ));
+    assert!(matches!(
+        s.read(last, 1, &mut [0; 2]),
+        Err(StorageError::ReadOutOfRange { .. })
+    ));
+    assert!(matches!(
+        s.read(last, u32::MAX, &mut [0; 1]),
+        Err(StorageError::ReadOutOfRange { .. })
+    ));
+    assert!(s.set_file_wanted(1, false).is_err());
+    assert!(!s.file_wanted(1));
+    // Reading data never written: the file is missing.
+    let e = s.read(last, 0, &mut [0; 2]).unwrap_err();
+    assert!(e.is_missing_data(), "{e}");
+    assert!(!dir.path().join("a").exists(), "reads never create files");
+}
+
+#[test]
+fn open_checks_counts_and_paths() {
+    let layout = Layout::new(4, [(1, false), (1, false)]).unwrap();
+    let e = Storage::open(
+        Path::new("/x"),
+        layout.clone(),
+        vec!["a".into()],
+        StorageOptions::default(),
+    );
+    assert!(matches!(
+        e,
+        Err(StorageError::FileCount {
+            expected: 2,
+            got: 1
+        })
+    ));
+    let e = Storage::open(
+        Path::new("/x"),
+        layout,
+        vec!["a".into(), "../b".into()],
+        StorageOptions::default(),
+    );
+    assert!(matches!(e, Err(StorageError::UnsafePath { .. })));
+}
+
+#[test]
+fn open_file_cache_is_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let names: Vec<String> = (0..10).map(|i| format!("f{i}")).collect();
+    let files: Vec<(&str, u64, bool)> = names.iter().map(|n| (n.as_str(), 4, false)).collect();
+    let options = StorageOptions {
+        max_open_files: 3,
+        ..StorageOptions::default()
+    };
+    let s = storage(dir.path(), 4, &files, options);
+    for i in 0..10 {
+        s.write_piece(s.layout().piece(i).unwrap(), &[i as u8; 4])
+            .unwrap();
+        assert!(s.open_files() <= 3);
+    }
+    // Files evicted with unsynced writes were synced on the way out; the rest sync now.
+    s.sync().unwrap();
+    for i in 0..10u32 {
+        assert_eq!(
+            s.read_piece(s.layout().piece(i).unwrap()).unwrap(),
+            [i as u8; 4]
+        );
+    }
+    s.close_files();
+    assert_eq!(s.open_files(), 0);
+}
+
+#[test]
+fn preallocation_and_wanted_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = StorageOptions {
+        preallocate: Preallocate::Full,
+        ..StorageOptions::default()
+    };
+    let s = storage(
+        dir.path(),
+        4,
+        &[
+            ("a", 5, false),
+            ("pad", 3, true),
+            ("b", 9, false),
+            ("c", 0, false),
+            ("d", 0, false),
+        ],
+        options,
+    );
+    s.set_file_wanted(2, false).unwrap();
+    s.set_file_wanted(4, false).unwrap();
+    s.prepare().unwrap();
+    assert_eq!(std::fs::metadata(dir.path().join("a")).unwrap().len(), 5);
+    assert!(!dir.path().join("pad").exists());
+    assert!(!dir.path().join("b").exists());
+    assert!(dir.path().join("c").exists());
+    assert!(!dir.path().join("d").exists());
+    s.sync().unwrap();
+    let states = s.stat_files().unwrap();
+    assert!(matches!(states[0], FileState::Present { len: 5, .. }));
+    assert_eq!(states[1], FileState::Pad);
+    assert_eq!(states[2], FileState::Missing);
+    assert!(matches!(states[3], FileState::Present { len: 0, .. }));
+}
+
+#[test]
+fn recheck_of_nothing_and_wrong_hash_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = storage(
+        dir.path(),
+        4,
+        &[("a", 10, false)],
+        StorageOptions::default(),
+    );
+    let (progress, cancel) = (AtomicU64::new(0), AtomicBool::new(false));
+    let have = s.recheck(&[[0; 20]; 3], 2, &progress, &cancel).unwrap();
+    assert_eq!(have.count_ones(), 0);
+    assert_eq!(progress.into_inner(), 3);
+    assert!(matches!(
+        s.recheck(&[[0; 20]; 2], 2, &AtomicU64::new(0), &cancel),
+        Err(StorageError::HashCount { .. })
+    ));
+    let cancel = AtomicBool::new(true);
+    assert!(matches!(
+        s.recheck(&[[0; 20]; 3], 0, &AtomicU64::new(0), &cancel),
+        Err(StorageError::Cancelled)
+    ));
+    let empty = storage(dir.path(), 4, &[], StorageOptions::default());
+    assert_eq!(
+        empty
+            .recheck(&[], 4, &AtomicU64::new(0), &AtomicBool::new(false))
+            .unwrap()
+            .len(),
+        0
+    );
+}
