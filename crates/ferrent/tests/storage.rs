@@ -484,3 +484,86 @@ fn storage_is_shared_between_threads() {
     s.sync().unwrap();
     check_files(&t, dir.path());
 }
+
+/// Throughput figures, not a check: `cargo test -p ferrent --release --test storage -- --ignored
+/// --nocapture` (size in MiB from `FERRENT_BENCH_MIB`, default 1024; 1 MiB pieces, one file,
+/// data in the page cache).
+#[test]
+#[ignore = "benchmark; run by hand"]
+fn bench_write_hash_recheck() {
+    use std::time::Instant;
+    let mib: u32 = std::env::var("FERRENT_BENCH_MIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1024);
+    let piece_len = 1u32 << 20;
+    let total = u64::from(mib) * u64::from(piece_len);
+    let layout = Layout::new(u64::from(piece_len), [(total, false)]).unwrap();
+    let dir = tempfile::tempdir_in(
+        std::env::var_os("FERRENT_BENCH_DIR").unwrap_or_else(|| "/tmp".into()),
+    )
+    .unwrap();
+    let s = Storage::open(
+        dir.path(),
+        layout.clone(),
+        vec!["bench/data".into()],
+        StorageOptions::default(),
+    )
+    .unwrap();
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut buf: Vec<u8> = (0..piece_len).map(|_| rng.next() as u8).collect();
+    let mut hashes = Vec::new();
+    let mut write_time = std::time::Duration::ZERO;
+    for i in 0..layout.num_pieces() {
+        buf[..4].copy_from_slice(&i.to_le_bytes());
+        hashes.push(<[u8; 20]>::from(Sha1::digest(&buf)));
+        let t0 = Instant::now();
+        s.write_piece(layout.piece(i).unwrap(), &buf).unwrap();
+        write_time += t0.elapsed();
+    }
+    let t0 = Instant::now();
+    s.sync().unwrap();
+    let sync_time = t0.elapsed();
+    let mb = total as f64 / 1e6;
+    let t0 = Instant::now();
+    for p in layout.pieces() {
+        assert_eq!(s.hash_piece_v1(p).unwrap(), hashes[p.get() as usize]);
+    }
+    let hash_time = t0.elapsed();
+    let mut recheck = Vec::new();
+    for threads in [1, 0] {
+        let t0 = Instant::now();
+        let have = s
+            .recheck(
+                &hashes,
+                threads,
+                &AtomicU64::new(0),
+                &AtomicBool::new(false),
+            )
+            .unwrap();
+        recheck.push(t0.elapsed());
+        assert!(have.all());
+    }
+    eprintln!("{mib} MiB, 1 MiB pieces, page cache:");
+    eprintln!(
+        "  write_piece      {:7.3} s  {:6.0} MB/s",
+        write_time.as_secs_f64(),
+        mb / write_time.as_secs_f64()
+    );
+    eprintln!("  sync (fdatasync) {:7.3} s", sync_time.as_secs_f64());
+    eprintln!(
+        "  hash_piece_v1    {:7.3} s  {:6.0} MB/s (1 thread)",
+        hash_time.as_secs_f64(),
+        mb / hash_time.as_secs_f64()
+    );
+    eprintln!(
+        "  recheck 1 thread {:7.3} s  {:6.0} MB/s",
+        recheck[0].as_secs_f64(),
+        mb / recheck[0].as_secs_f64()
+    );
+    eprintln!(
+        "  recheck all cores{:7.3} s  {:6.0} MB/s",
+        recheck[1].as_secs_f64(),
+        mb / recheck[1].as_secs_f64()
+    );
+}

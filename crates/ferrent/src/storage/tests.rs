@@ -226,3 +226,55 @@ fn recheck_of_nothing_and_wrong_hash_count() {
         0
     );
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 48, ..Default::default() })]
+    /// Any geometry: writing every piece (in a shuffled order) then reading every piece and
+    /// random blocks gives the payload back; pad files never appear on disk.
+    #[test]
+    fn any_layout_round_trips(
+        pl in 1u64..40,
+        files in proptest::collection::vec((0u64..90, proptest::bool::weighted(0.2)), 0..9),
+        order_seed in proptest::prelude::any::<u64>(),
+        block in (0u32..40, 1usize..40),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let names: Vec<String> = (0..files.len()).map(|i| format!("t/d{}/f{i}", i % 3)).collect();
+        let spec: Vec<(&str, u64, bool)> = names.iter().zip(&files).map(|(n, f)| (n.as_str(), f.0, f.1)).collect();
+        let s = storage(dir.path(), pl, &spec, StorageOptions { max_open_files: 2, ..StorageOptions::default() });
+        let data = payload(s.layout());
+        let mut order: Vec<u32> = (0..s.layout().num_pieces()).collect();
+        let mut x = order_seed | 1;
+        for i in (1..order.len()).rev() {
+            x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+            order.swap(i, (x % (i as u64 + 1)) as usize);
+        }
+        s.prepare().unwrap();
+        for &i in &order {
+            s.write_piece(s.layout().piece(i).unwrap(), piece_bytes(s.layout(), &data, i)).unwrap();
+        }
+        s.sync().unwrap();
+        for (i, f) in s.layout().files().iter().enumerate() {
+            let path = dir.path().join(&names[i]);
+            if f.pad {
+                proptest::prop_assert!(!path.exists());
+            } else {
+                proptest::prop_assert_eq!(std::fs::read(&path).unwrap(), &data[f.offset as usize..(f.offset + f.length) as usize]);
+            }
+        }
+        for p in s.layout().pieces() {
+            let want = piece_bytes(s.layout(), &data, p.get());
+            proptest::prop_assert_eq!(s.read_piece(p).unwrap(), want);
+            let (off, len) = block;
+            let mut buf = vec![0xAA; len];
+            match s.read(p, off, &mut buf) {
+                Ok(()) => proptest::prop_assert_eq!(&buf[..], &want[off as usize..off as usize + len]),
+                Err(StorageError::ReadOutOfRange { .. }) => proptest::prop_assert!(off as usize + len > want.len()),
+                Err(e) => proptest::prop_assert!(false, "{}", e),
+            }
+        }
+        let hashes: Vec<[u8; 20]> = s.layout().pieces().map(|p| Sha1::digest(piece_bytes(s.layout(), &data, p.get())).into()).collect();
+        let have = s.recheck(&hashes, 2, &AtomicU64::new(0), &AtomicBool::new(false)).unwrap();
+        proptest::prop_assert!(have.all());
+    }
+}
