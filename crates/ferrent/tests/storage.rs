@@ -490,6 +490,7 @@ fn storage_is_shared_between_threads() {
 /// data in the page cache).
 #[test]
 #[ignore = "benchmark; run by hand"]
+#[allow(clippy::disallowed_methods)] // a benchmark reads the clock; crates/ferrent/clippy.toml
 fn bench_write_hash_recheck() {
     use std::time::Instant;
     let mib: u32 = std::env::var("FERRENT_BENCH_MIB")
