@@ -9,60 +9,8 @@
 //! names the file and the reason, and the engine stops the torrent cleanly. See
 //! `docs/storage.md` for the walk-through.
 //!
-//! # Driving contract
-//! All methods are **blocking** and take `&self`; a [`Storage`] is `Send + Sync`, so the engine
-//! keeps it in an `Arc` and calls it from `tokio::task::spawn_blocking` (or any thread),
-//! concurrently:
-//! 1. [`Storage::open`] checks every path (plain relative names only, see *Rules*) and touches
-//!    nothing on disk.
-//! 2. [`Storage::set_file_wanted`] for files skipped by selective download, then
-//!    [`Storage::prepare`]: creates the empty files of wanted files (and with
-//!    [`Preallocate::Full`] allocates the others). Directories and other files appear lazily on
-//!    the first write.
-//! 3. When resuming, [`Storage::stat_files`] (sizes and mtimes to compare with the resume file)
-//!    and, if they differ, [`Storage::recheck`] (parallel hashing of what is on disk).
-//! 4. [`Storage::write_piece`] for each piece *after* its hash matched (storage never sees
-//!    unverified data); [`Storage::read`] to serve a block to a peer.
-//! 5. Periodically [`Storage::sync`], and only after it returned `Ok` record the pieces written
-//!    before it in the resume file: a crash can lose work, never make ferrent trust bytes that
-//!    were not on disk (issue 4, resume durability).
-//!
-//! # Rules
-//! - **Paths**: every file path must be relative and made only of plain names (no `..`, no root,
-//!   no `.`), checked again here although the metainfo parser already sanitised it, because this
-//!   is the layer that creates files. Symbolic links the *user* put under the download
-//!   directory are followed, as libtorrent and Transmission do; a torrent cannot create one.
-//! - **Pad files** (BEP 47) are never created, written or opened; their bytes read as zeros.
-//! - **Skipped files** (not wanted): [`Storage::prepare`] neither creates nor preallocates them.
-//!   A written piece is always stored whole (minus pad ranges), so when a wanted piece spans
-//!   into a skipped file, that piece's bytes are written there and the file is created, sparse,
-//!   as libtorrent does without part files. The engine decides which pieces to fetch.
-//! - **Open files** are cached, at most [`StorageOptions::max_open_files`] (default
-//!   [`MAX_OPEN_FILES`]), least recently used first out.
-//! - **Sparse by default**: files grow as pieces land; [`Preallocate::Full`] reserves the space
-//!   up front with `fallocate` (so a full disk shows at start), falling back to a sparse
-//!   `set_len` where the file system cannot allocate.
-//!
-//! ```
-//! use ferrent::{Storage, StorageOptions};
-//! use ferrent_core::Layout;
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let dir = tempfile::tempdir()?;
-//! // Two files of 3 and 5 bytes, pieces of 4 bytes: piece 0 spans both files.
-//! let layout = Layout::new(4, [(3, false), (5, false)])?;
-//! let files = vec!["t/a".into(), "t/b".into()];
-//! let storage = Storage::open(dir.path(), layout, files, StorageOptions::default())?;
-//! storage.prepare()?;
-//! let p0 = storage.layout().piece(0).ok_or("no piece 0")?;
-//! storage.write_piece(p0, b"abcd")?;
-//! storage.sync()?;
-//! let mut block = [0u8; 2];
-//! storage.read(p0, 2, &mut block)?;
-//! assert_eq!(&block, b"cd");
-//! assert_eq!(std::fs::read(dir.path().join("t/a"))?, b"abc");
-//! # Ok(())
-//! # }
-//! ```
+//! The driving contract and the rules (paths, pad files, skipped files, open files,
+//! preallocation) are written on [`Storage`].
 
 mod error;
 mod handles;
@@ -126,7 +74,63 @@ struct FileEntry {
     wanted: AtomicBool,
 }
 
-/// The files of one torrent on disk; see the [module documentation](self) for the contract.
+/// The files of one torrent on disk: pieces written to and read from the files they span with
+/// positional I/O.
+///
+/// # Driving contract
+/// All methods are **blocking** and take `&self`; a [`Storage`] is `Send + Sync`, so the engine
+/// keeps it in an `Arc` and calls it from `tokio::task::spawn_blocking` (or any thread),
+/// concurrently:
+/// 1. [`Storage::open`] checks every path (plain relative names only, see *Rules*) and touches
+///    nothing on disk.
+/// 2. [`Storage::set_file_wanted`] for files skipped by selective download, then
+///    [`Storage::prepare`]: creates the empty files of wanted files (and with
+///    [`Preallocate::Full`] allocates the others). Directories and other files appear lazily on
+///    the first write.
+/// 3. When resuming, [`Storage::stat_files`] (sizes and mtimes to compare with the resume file)
+///    and, if they differ, [`Storage::recheck`] (parallel hashing of what is on disk).
+/// 4. [`Storage::write_piece`] for each piece *after* its hash matched (storage never sees
+///    unverified data); [`Storage::read`] to serve a block to a peer.
+/// 5. Periodically [`Storage::sync`], and only after it returned `Ok` record the pieces written
+///    before it in the resume file: a crash can lose work, never make ferrent trust bytes that
+///    were not on disk (issue 4, resume durability).
+///
+/// # Rules
+/// - **Paths**: every file path must be relative and made only of plain names (no `..`, no root,
+///   no `.`), checked again here although the metainfo parser already sanitised it, because this
+///   is the layer that creates files. Symbolic links the *user* put under the download
+///   directory are followed, as libtorrent and Transmission do; a torrent cannot create one.
+/// - **Pad files** (BEP 47) are never created, written or opened; their bytes read as zeros.
+/// - **Skipped files** (not wanted): [`Storage::prepare`] neither creates nor preallocates them.
+///   A written piece is always stored whole (minus pad ranges), so when a wanted piece spans
+///   into a skipped file, that piece's bytes are written there and the file is created, sparse,
+///   as libtorrent does without part files. The engine decides which pieces to fetch.
+/// - **Open files** are cached, at most [`StorageOptions::max_open_files`] (default
+///   [`MAX_OPEN_FILES`]), least recently used first out.
+/// - **Sparse by default**: files grow as pieces land; [`Preallocate::Full`] reserves the space
+///   up front with `fallocate` (so a full disk shows at start), falling back to a sparse
+///   `set_len` where the file system cannot allocate.
+///
+/// ```
+/// use ferrent::{Storage, StorageOptions};
+/// use ferrent_core::Layout;
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let dir = tempfile::tempdir()?;
+/// // Two files of 3 and 5 bytes, pieces of 4 bytes: piece 0 spans both files.
+/// let layout = Layout::new(4, [(3, false), (5, false)])?;
+/// let files = vec!["t/a".into(), "t/b".into()];
+/// let storage = Storage::open(dir.path(), layout, files, StorageOptions::default())?;
+/// storage.prepare()?;
+/// let p0 = storage.layout().piece(0).ok_or("no piece 0")?;
+/// storage.write_piece(p0, b"abcd")?;
+/// storage.sync()?;
+/// let mut block = [0u8; 2];
+/// storage.read(p0, 2, &mut block)?;
+/// assert_eq!(&block, b"cd");
+/// assert_eq!(std::fs::read(dir.path().join("t/a"))?, b"abc");
+/// # Ok(())
+/// # }
+/// ```
 pub struct Storage {
     root: PathBuf,
     layout: Layout,
@@ -320,6 +324,10 @@ impl Storage {
     /// written since the last sync, then `fsync` on each directory that gained an entry. Only
     /// after this returns `Ok` may the engine record those pieces as verified in its resume
     /// data. Blocking (it waits for the disk).
+    ///
+    /// An error means some data written since the last successful sync may not be on disk
+    /// (the kernel may already have dropped the failed pages): stop the torrent and do not
+    /// trust those pieces without a [`Storage::recheck`]. Files not yet synced stay pending.
     pub fn sync(&self) -> Result<(), StorageError> {
         let (sticky, files, dirs) = self.handles.take_pending();
         if let Some(e) = sticky {

@@ -59,6 +59,13 @@ fn fs_read(dir: &Path, rel: &str) -> Vec<u8> {
 }
 
 #[test]
+fn storage_is_send_and_sync() {
+    fn shared<T: Send + Sync>() {}
+    shared::<Storage>();
+    shared::<StorageError>();
+}
+
+#[test]
 fn bad_indexes_and_sizes_are_errors() {
     let dir = tempfile::tempdir().unwrap();
     let s = storage(
