@@ -335,6 +335,34 @@ fn a_directory_where_a_file_should_be_is_an_error_naming_it() {
     );
 }
 
+/// ENOSPC without mounting anything: the user symlinked a file of the torrent to `/dev/full`
+/// (storage follows user-made links; writes there fail with "No space left on device"). Runs
+/// everywhere, unlike the tmpfs tests below.
+#[test]
+fn enospc_from_dev_full_is_an_error_naming_the_file() {
+    if !Path::new("/dev/full").exists() {
+        eprintln!("note: no /dev/full here; skipping");
+        return;
+    }
+    let t = Torrent::new(16, &[("t/a", 10, false), ("t/b", 30, false)], 13);
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir_all(dir.path().join("t")).unwrap();
+    std::os::unix::fs::symlink("/dev/full", dir.path().join("t/b")).unwrap();
+    let s = t.storage(dir.path());
+    // Piece 0 spans a and b: the write to b fails after a's part was written.
+    let e = s
+        .write_piece(t.layout.piece(0).unwrap(), t.piece(0))
+        .unwrap_err();
+    assert!(matches!(e, StorageError::Write { .. }), "{e:?}");
+    assert_eq!(
+        e.io_error().and_then(io::Error::raw_os_error),
+        Some(28),
+        "{e}"
+    );
+    assert_eq!(e.path(), Some(dir.path().join("t/b").as_path()));
+    assert!(e.to_string().contains("No space left on device"), "{e}");
+}
+
 /// Mounts a tmpfs of `size` at a fresh temp dir; `None` (with a note) when mounting is not
 /// possible (not root, no CAP_SYS_ADMIN, a sandbox).
 struct Tmpfs {
