@@ -4,59 +4,7 @@
 //! feeds it what peers say (`bitfield`, `have`, `choke`, `piece`, `reject`...) and the time, and it
 //! answers with requests to send, cancels to send, and pieces to hash.
 //!
-//! # States and invariants
-//!
-//! Every piece is in exactly one [`PieceState`]:
-//!
-//! | state | meaning | block map | where |
-//! |---|---|---|---|
-//! | `NotWanted` | priority 0, not had | none | nowhere |
-//! | `Queued` | wanted, nothing requested or received | none | rarest-first queue, bucket `[priority][availability]` |
-//! | `Downloading` | some block requested or received, some missing; priority > 0 | yes | `downloading` list |
-//! | `Hashing` | all blocks received, the engine checks the hash | yes (all received) | - |
-//! | `Have` | verified | none | `have` bit set |
-//!
-//! Transitions: `NotWanted <-> Queued` (priority), `Queued -> Downloading` (first request),
-//! `Downloading -> Queued` (the last request released with nothing received, or the priority set
-//! to 0, which abandons the piece), `Downloading -> Hashing` (last block received),
-//! `Hashing -> Have` ([`Picker::on_piece_verified`]), `Hashing -> Queued/NotWanted`
-//! ([`Picker::on_piece_failed`]), and `Queued/NotWanted -> Have` ([`Picker::set_have`], resume).
-//!
-//! Block invariants ([`Picker::check_invariants`] checks them all):
-//! - a block of a `Downloading` piece is free, requested by `k` peers (`k` = the number of peers with
-//!   that block in their active list), or received; a received block has no active request;
-//! - an active request is for a block of a `Downloading` piece that the peer has, and, when the peer
-//!   chokes us, that is in its allowed-fast set; no peer has the same block twice;
-//! - outside endgame a block is requested from at most one peer; in endgame from at most
-//!   [`PickerConfig::endgame_max_requesters`];
-//! - availability counts, the per-state counts, the byte counters and each peer's "interesting"
-//!   count equal what a recount gives.
-//!
-//! Memory is bounded: per piece a few bytes; per downloading piece one byte per block (block maps
-//! are recycled, not freed); per peer a bitset, at most [`MAX_PIPELINE`] active requests and the
-//! bounded cancelled/excluded lists. Nothing allocates per request once warm.
-//!
-//! # Driving contract
-//!
-//! 1. [`Picker::new`], then the resume state: [`Picker::set_have`] per verified piece and the
-//!    priorities ([`Picker::set_priorities`], derived from file priorities by the caller).
-//! 2. A peer connects: [`Picker::add_peer`]; then exactly one of [`Picker::peer_bitfield`],
-//!    [`Picker::peer_have_all`], [`Picker::peer_have_none`] if the peer sent one, and
-//!    [`Picker::peer_have`] for each `have`; [`Picker::peer_allowed_fast`] for BEP 6
-//!    `allowed fast`; [`Picker::set_peer_reqq`] from its BEP 10 handshake.
-//!    [`Picker::peer_unchoked`] / [`Picker::peer_choked`] as it (un)chokes us (peers start choking).
-//! 3. Whenever a peer may take more requests (after unchoke, a block, a reject, a have, an
-//!    allowed-fast, and for every peer after [`Picker::handle_timeout`] or a
-//!    [`Picker::on_piece_failed`]), call [`Picker::next_requests`] and send what it appends.
-//! 4. Every `piece` message: [`Picker::on_block`]. `Accepted` / `PieceComplete`: keep the data; on
-//!    `PieceComplete` hash the piece and then call exactly one of [`Picker::on_piece_verified`] or
-//!    [`Picker::on_piece_failed`] (which returns the contributors, for smart ban). `Redundant`: drop
-//!    the data. An error is a protocol violation: close the connection (then `remove_peer`).
-//!    Every BEP 6 `reject`: [`Picker::on_reject`].
-//! 5. After every call, drain [`Picker::poll_event`]: `Cancel` (send a `cancel`), `Interest` (send
-//!    `interested`/`not interested`), `Snubbed`, `Abandoned` (drop a partial piece's buffer).
-//! 6. Keep one timer at [`Picker::poll_timeout`]; when it fires call [`Picker::handle_timeout`].
-//! 7. A peer disconnects: [`Picker::remove_peer`] (its requests go back to the pool).
+//! The driving contract and the invariants are documented on [`Picker`].
 #![deny(clippy::disallowed_methods)]
 
 mod bitset;
@@ -164,8 +112,88 @@ pub struct PickerStats {
     pub endgame: bool,
 }
 
-/// The piece picker and request scheduler. See the [module documentation](self) for the driving
-/// contract and the invariants.
+/// The piece picker and request scheduler: which block to ask which peer for, and when.
+///
+/// A sans-I/O state machine: the engine feeds it what peers say and the time (`now`), it answers
+/// with requests to send, events (cancels, interest) and pieces to hash.
+///
+/// ```
+/// use std::time::Instant;
+/// use ferrent::{BlockOutcome, Picker, PickerConfig, PieceGeometry};
+///
+/// // Two pieces of 32 KiB, 48 KiB in all: blocks of 16 + 16 and 16 KiB.
+/// let geometry = PieceGeometry::new(2, 32 * 1024, 48 * 1024)?;
+/// let mut picker: Picker<u32> = Picker::new(geometry, PickerConfig::default(), 42);
+/// let now = Instant::now(); // the driver's clock; the picker never reads one
+/// picker.add_peer(7)?;
+/// picker.peer_have_all(7)?;
+/// picker.peer_unchoked(7)?;
+/// let mut requests = Vec::new();
+/// picker.next_requests(7, now, &mut requests)?;
+/// assert_eq!(requests.len(), 3);
+/// for r in requests {
+///     if picker.on_block(7, r, now)? == BlockOutcome::PieceComplete {
+///         // hash it off the async threads, then:
+///         picker.on_piece_verified(r.piece)?;
+///     }
+/// }
+/// assert!(picker.is_complete());
+/// # Ok::<(), ferrent::PickerError>(())
+/// ```
+///
+/// # States and invariants
+///
+/// Every piece is in exactly one [`PieceState`]:
+///
+/// | state | meaning | block map | where |
+/// |---|---|---|---|
+/// | `NotWanted` | priority 0, not had | none | nowhere |
+/// | `Queued` | wanted, nothing requested or received | none | rarest-first queue, bucket `[priority][availability]` |
+/// | `Downloading` | some block requested or received, some missing; priority > 0 | yes | `downloading` list |
+/// | `Hashing` | all blocks received, the engine checks the hash | yes (all received) | - |
+/// | `Have` | verified | none | `have` bit set |
+///
+/// Transitions: `NotWanted <-> Queued` (priority), `Queued -> Downloading` (first request),
+/// `Downloading -> Queued` (the last request released with nothing received, or the priority set
+/// to 0, which abandons the piece), `Downloading -> Hashing` (last block received),
+/// `Hashing -> Have` ([`Picker::on_piece_verified`]), `Hashing -> Queued/NotWanted`
+/// ([`Picker::on_piece_failed`]), and `Queued/NotWanted -> Have` ([`Picker::set_have`], resume).
+///
+/// Block invariants ([`Picker::check_invariants`] checks them all):
+/// - a block of a `Downloading` piece is free, requested by `k` peers (`k` = the number of peers with
+///   that block in their active list), or received; a received block has no active request;
+/// - an active request is for a block of a `Downloading` piece that the peer has, and, when the peer
+///   chokes us, that is in its allowed-fast set; no peer has the same block twice;
+/// - outside endgame a block is requested from at most one peer; in endgame from at most
+///   [`PickerConfig::endgame_max_requesters`];
+/// - availability counts, the per-state counts, the byte counters and each peer's "interesting"
+///   count equal what a recount gives.
+///
+/// Memory is bounded: per piece a few bytes; per downloading piece one byte per block (block maps
+/// are recycled, not freed); per peer a bitset, at most [`MAX_PIPELINE`] active requests and the
+/// bounded cancelled/excluded lists. Nothing allocates per request once warm.
+///
+/// # Driving contract
+///
+/// 1. [`Picker::new`], then the resume state: [`Picker::set_have`] per verified piece and the
+///    priorities ([`Picker::set_priorities`], derived from file priorities by the caller).
+/// 2. A peer connects: [`Picker::add_peer`]; then exactly one of [`Picker::peer_bitfield`],
+///    [`Picker::peer_have_all`], [`Picker::peer_have_none`] if the peer sent one, and
+///    [`Picker::peer_have`] for each `have`; [`Picker::peer_allowed_fast`] for BEP 6
+///    `allowed fast`; [`Picker::set_peer_reqq`] from its BEP 10 handshake.
+///    [`Picker::peer_unchoked`] / [`Picker::peer_choked`] as it (un)chokes us (peers start choking).
+/// 3. Whenever a peer may take more requests (after unchoke, a block, a reject, a have, an
+///    allowed-fast, and for every peer after [`Picker::handle_timeout`] or a
+///    [`Picker::on_piece_failed`]), call [`Picker::next_requests`] and send what it appends.
+/// 4. Every `piece` message: [`Picker::on_block`]. `Accepted` / `PieceComplete`: keep the data; on
+///    `PieceComplete` hash the piece and then call exactly one of [`Picker::on_piece_verified`] or
+///    [`Picker::on_piece_failed`] (which returns the contributors, for smart ban). `Redundant`: drop
+///    the data. An error is a protocol violation: close the connection (then `remove_peer`).
+///    Every BEP 6 `reject`: [`Picker::on_reject`].
+/// 5. After every call, drain [`Picker::poll_event`]: `Cancel` (send a `cancel`), `Interest` (send
+///    `interested`/`not interested`), `Snubbed`, `Abandoned` (drop a partial piece's buffer).
+/// 6. Keep one timer at [`Picker::poll_timeout`]; when it fires call [`Picker::handle_timeout`].
+/// 7. A peer disconnects: [`Picker::remove_peer`] (its requests go back to the pool).
 #[derive(Debug)]
 pub struct Picker<K: PeerKey> {
     config: PickerConfig,
