@@ -104,7 +104,7 @@ impl Swarm {
             u64::from(num_pieces - 1) * u64::from(plen) + u64::from(last_len.clamp(1, plen));
         let geo = PieceGeometry::new(num_pieces, plen, total).expect("geometry");
         let config = PickerConfig {
-            request_timeout: Duration::from_secs(2),
+            request_timeout: Duration::from_secs(5),
             ..PickerConfig::default()
         };
         let mut picker = Picker::new(geo, config, rng.next());

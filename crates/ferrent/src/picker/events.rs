@@ -63,6 +63,12 @@ impl<K: PeerKey> Picker<K> {
             self.requests_in_flight -= 1;
         }
         let len = u64::from(block.len);
+        if self.pieces.state(piece) == Some(PieceState::Queued) {
+            // A late answer (the request was cancelled or dropped by a choke, and the piece went
+            // back to the queue): the data is still wanted, so restart the piece with it.
+            let prio = self.pieces.prio(piece);
+            self.move_piece(piece, PieceState::Downloading, prio);
+        }
         if self.pieces.state(piece) != Some(PieceState::Downloading) {
             debug_assert!(!from_active, "active request for a piece not downloading");
             self.bytes_redundant += len;

@@ -153,7 +153,8 @@ pub struct PickerStats {
 /// | `Hashing` | all blocks received, the engine checks the hash | yes (all received) | - |
 /// | `Have` | verified | none | `have` bit set |
 ///
-/// Transitions: `NotWanted <-> Queued` (priority), `Queued -> Downloading` (first request),
+/// Transitions: `NotWanted <-> Queued` (priority), `Queued -> Downloading` (first request, or a
+/// late answer to a cancelled request),
 /// `Downloading -> Queued` (the last request released with nothing received, or the priority set
 /// to 0, which abandons the piece), `Downloading -> Hashing` (last block received),
 /// `Hashing -> Have` ([`Picker::on_piece_verified`]), `Hashing -> Queued/NotWanted`

@@ -41,6 +41,10 @@ pub(crate) struct Peer<K> {
     pub(crate) active: Vec<Active>,
     /// Requests we cancelled (or that a choke dropped) whose answer may still arrive.
     pub(crate) cancelled: VecDeque<(u32, u32)>,
+    /// Cancelled requests pushed out of `cancelled` (it is bounded): that many answers we can no
+    /// longer match are still tolerated, so a slow peer that ignores cancels is not taken for a
+    /// liar. A peer cannot abuse it: it is bounded by the requests we sent it.
+    pub(crate) forgotten_cancels: u32,
     /// Blocks this peer timed out or rejected: not asked again until it delivers something.
     pub(crate) excluded: VecDeque<(u32, u32)>,
     /// The peer's advertised request queue limit (BEP 10 `reqq`).
@@ -68,6 +72,7 @@ impl<K> Peer<K> {
             allowed_fast: Vec::new(),
             active: Vec::new(),
             cancelled: VecDeque::new(),
+            forgotten_cancels: 0,
             excluded: VecDeque::new(),
             reqq: MAX_PIPELINE,
             interesting: 0,
@@ -168,15 +173,21 @@ impl<K> Peer<K> {
     pub(crate) fn remember_cancelled(&mut self, piece: u32, block: u32) {
         if self.cancelled.len() >= MAX_CANCELLED_REMEMBERED {
             self.cancelled.pop_front();
+            self.forgotten_cancels = self.forgotten_cancels.saturating_add(1);
         }
         self.cancelled.push_back((piece, block));
     }
 
-    /// Forgets one remembered cancelled request; returns whether it was there.
+    /// Matches an answer (block or reject) against the cancelled requests: forgets the one it
+    /// answers, or uses up one forgotten cancel. Returns whether it matched.
     pub(crate) fn take_cancelled(&mut self, piece: u32, block: u32) -> bool {
         match self.cancelled.iter().position(|&c| c == (piece, block)) {
             Some(i) => {
                 self.cancelled.remove(i);
+                true
+            }
+            None if self.forgotten_cancels > 0 => {
+                self.forgotten_cancels -= 1;
                 true
             }
             None => false,
@@ -220,6 +231,19 @@ mod tests {
         p.snubbed = false;
         p.reqq = 1;
         assert_eq!(p.pipeline_depth(tq), 1);
+    }
+
+    #[test]
+    fn cancelled_list_is_bounded_and_overflow_is_tolerated_once_each() {
+        let mut p = Peer::new(1u32, 10);
+        for i in 0..MAX_CANCELLED_REMEMBERED as u32 + 3 {
+            p.remember_cancelled(i, 0);
+        }
+        assert_eq!(p.cancelled.len(), MAX_CANCELLED_REMEMBERED);
+        assert!(p.take_cancelled(5, 0));
+        // Three entries were pushed out: three unmatched answers pass, the fourth does not.
+        assert!(p.take_cancelled(0, 0) && p.take_cancelled(0, 0) && p.take_cancelled(0, 0));
+        assert!(!p.take_cancelled(0, 0));
     }
 
     #[test]

@@ -259,13 +259,16 @@ fn choke_cancels_except_allowed_fast() {
     // A BEP 6 reject of a dropped request, or a late block, is tolerated.
     let dropped: Vec<_> = a.iter().filter(|r| r.piece != 2).copied().collect();
     p.on_reject(1, dropped[0]).unwrap();
+    // Piece 0 went back to the queue; the late block is still wanted and restarts it.
+    assert_eq!(p.piece_state(0), Some(PieceState::Queued));
     let late = deliver(&mut p, 1, dropped[1], at(2));
-    assert_eq!(late, BlockOutcome::Redundant);
+    assert_eq!(late, BlockOutcome::Accepted);
+    assert_eq!(p.piece_state(0), Some(PieceState::Downloading));
     assert!(p.on_reject(1, dropped[0]).is_err(), "answered once already");
-    // Another peer picks up the dropped blocks.
+    // Another peer picks up the rest.
     add(&mut p, 2, Some(&[0]));
     let b = req(&mut p, 2, at(3));
-    assert_eq!(b, dropped);
+    assert_eq!(b, vec![dropped[0]]);
 }
 
 #[test]
@@ -584,4 +587,79 @@ fn empty_torrent() {
     add(&mut p, 1, None);
     assert!(p.is_complete());
     assert!(req(&mut p, 1, at(0)).is_empty());
+}
+
+#[test]
+fn poll_timeout_is_the_oldest_request_and_only_expired_ones_time_out() {
+    let mut p = picker(8, 1, 0);
+    add(&mut p, 1, None);
+    add(&mut p, 2, None);
+    p.set_peer_reqq(1, 2).unwrap();
+    p.set_peer_reqq(2, 2).unwrap();
+    let a = req(&mut p, 1, at(5_000));
+    let b = req(&mut p, 2, at(1_000));
+    assert_eq!(p.poll_timeout(), Some(at(21_000)));
+    p.handle_timeout(at(21_000));
+    ok(&p);
+    assert_eq!(p.peer_requests(1).collect::<Vec<_>>(), a);
+    assert_eq!(p.peer_requests(2).count(), 0);
+    assert!(p.is_snubbed(2) && !p.is_snubbed(1));
+    assert_eq!(p.poll_timeout(), Some(at(25_000)));
+    let c = cancels(&mut p);
+    assert_eq!(c, b.iter().map(|&r| (2, r)).collect::<Vec<_>>());
+}
+
+#[test]
+fn rejected_allowed_fast_piece_is_dropped_from_the_set() {
+    let mut p = picker(4, 1, 0);
+    p.add_peer(1).unwrap();
+    p.peer_have_all(1).unwrap();
+    p.peer_allowed_fast(1, 3).unwrap();
+    let a = req(&mut p, 1, at(0));
+    assert_eq!(
+        a,
+        vec![BlockRequest {
+            piece: 3,
+            offset: 0,
+            len: B
+        }]
+    );
+    p.on_reject(1, a[0]).unwrap();
+    ok(&p);
+    // Choked, and the only allowed-fast piece was refused: nothing to ask for.
+    assert!(req(&mut p, 1, at(1)).is_empty());
+}
+
+#[test]
+fn caller_errors() {
+    let mut p = picker(2, 1, 0);
+    assert_eq!(
+        p.set_have(2),
+        Err(PickerError::PieceOutOfRange {
+            index: 2,
+            num_pieces: 2
+        })
+    );
+    assert_eq!(
+        p.set_priorities(&[1]),
+        Err(PickerError::PriorityCount {
+            got: 1,
+            num_pieces: 2
+        })
+    );
+    assert_eq!(
+        p.set_priorities(&[1, 9]),
+        Err(PickerError::InvalidPriority(9))
+    );
+    assert_eq!(
+        p.on_piece_verified(0),
+        Err(PickerError::NotHashing { piece: 0 })
+    );
+    let mut out = Vec::new();
+    assert_eq!(
+        p.next_requests(5, at(0), &mut out),
+        Err(PickerError::UnknownPeer)
+    );
+    assert!(PieceGeometry::new(3, B, u64::from(B)).is_err());
+    ok(&p);
 }
