@@ -21,15 +21,26 @@ enum Command {
     Info(commands::info::Args),
     /// Create a .torrent file from a file or directory.
     Create(commands::create::Args),
+    /// Download a torrent from its swarm.
+    Download(commands::download::Args),
     /// Run a BitTorrent tracker (HTTP and UDP).
     Tracker(commands::tracker::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Logs go to stderr, filtered by RUST_LOG (e.g. RUST_LOG=ferrent=debug); warnings by default.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let result = match cli.command {
         Command::Info(a) => commands::info::run(a),
         Command::Create(a) => commands::create::run(a),
+        Command::Download(a) => commands::download::run(a),
         Command::Tracker(a) => commands::tracker::run(a),
     };
     match result {

@@ -45,8 +45,7 @@ fn sample_torrent() -> Vec<u8> {
         .with(b"encoding", Value::str("UTF-8"))
         .with(b"url-list", Value::str("http://127.0.0.1:3/files/"))
         .with(b"info", Value::Dict(info));
-    let bytes = encode(&Value::Dict(top));
-    bytes
+    encode(&Value::Dict(top))
 }
 
 fn write_temp(bytes: &[u8]) -> tempfile::NamedTempFile {

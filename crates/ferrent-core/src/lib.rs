@@ -11,13 +11,15 @@
 //!   ([`Layout`], [`PieceIndex`], [`FileRange`]);
 #![deny(missing_docs)]
 
+mod bitfield;
 mod create;
 mod infohash;
 mod layout;
+mod magnet;
 mod metainfo;
 pub mod path;
-mod magnet;
 
+pub use bitfield::{Bitfield, BitfieldError};
 pub use create::{
     AUTO_MAX_PIECE_LENGTH, AUTO_TARGET_MAX_PIECES, CREATE_MAX_PIECE_LENGTH,
     CREATE_MIN_PIECE_LENGTH, CreateError, CreateOptions, CreatePlan, CreatedTorrent, CreationDate,
@@ -29,12 +31,12 @@ pub use layout::{
     FileRange, FileRanges, Layout, LayoutError, LayoutFile, MAX_PIECE_LENGTH, MAX_PIECES,
     PieceIndex,
 };
+pub use magnet::{
+    MAX_MAGNET_LEN, MAX_MAGNET_PEERS, MAX_MAGNET_SELECT_ITEMS, MAX_MAGNET_TRACKERS,
+    MAX_MAGNET_WEB_SEEDS, Magnet, MagnetError, MagnetPeer,
+};
 pub use metainfo::{
     FileAttr, FileEntry, MAX_FILES, MAX_INFO_SIZE, MIN_V2_PIECE_LENGTH, MetaVersion, Metainfo,
     MetainfoError, MetainfoWarning, V2_BLOCK_SIZE,
 };
 pub use path::{MAX_ELEMENT_BYTES, MAX_PATH_DEPTH, PathError, sanitize_element, sanitize_path};
-pub use magnet::{
-    MAX_MAGNET_LEN, MAX_MAGNET_PEERS, MAX_MAGNET_SELECT_ITEMS, MAX_MAGNET_TRACKERS,
-    MAX_MAGNET_WEB_SEEDS, Magnet, MagnetError, MagnetPeer,
-};

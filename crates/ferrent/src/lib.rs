@@ -8,11 +8,24 @@
 // `#![deny(clippy::disallowed_methods)]` (the picker does); drivers read the clock freely.
 #![allow(clippy::disallowed_methods)]
 
+pub mod announce;
+mod peer;
 mod picker;
+mod session;
+mod storage;
+pub mod torrent;
 
+pub use peer::{
+    CONNECT_TIMEOUT, HANDSHAKE_TIMEOUT, KEEPALIVE_INTERVAL, PEER_COMMAND_QUEUE, READ_IDLE_TIMEOUT,
+};
 pub use picker::{
     BLOCK_SIZE, BlockOutcome, BlockRequest, DEFAULT_PRIORITY, INITIAL_PIPELINE, MAX_ALLOWED_FAST,
     MAX_CANCELLED_REMEMBERED, MAX_EXCLUDED, MAX_PIPELINE, MAX_PRIORITY, MIN_PIPELINE, PeerKey,
     PeerMisbehaved, Picker, PickerConfig, PickerError, PickerEvent, PickerStats, PieceGeometry,
     PieceState,
 };
+pub use session::{AddTorrent, Session, SessionConfig, SessionError};
+pub use storage::{
+    FileState, HASH_CHUNK, MAX_OPEN_FILES, Preallocate, Storage, StorageError, StorageOptions,
+};
+pub use torrent::{StatsSnapshot, TorrentHandle, TorrentState};

@@ -1,5 +1,6 @@
 //! One module per subcommand: each has `Args` (clap) and `run(Args) -> anyhow::Result<()>`.
 
 pub mod create;
+pub mod download;
 pub mod info;
 pub mod tracker;

@@ -1,0 +1,246 @@
+//! `ferrent download <torrent> -o DIR`: fetch a torrent from its swarm, with a live progress bar
+//! on a terminal and plain periodic lines otherwise.
+
+use std::io::IsTerminal;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use bytesize::ByteSize;
+use ferrent::{AddTorrent, Session, SessionConfig, StatsSnapshot, TorrentState};
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// How often the progress display refreshes.
+const REFRESH: Duration = Duration::from_millis(250);
+
+/// How often a plain progress line is printed when stdout is not a terminal.
+const PLAIN_LINE_EVERY: Duration = Duration::from_secs(5);
+
+/// Arguments of `ferrent download`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The .torrent file.
+    pub torrent: PathBuf,
+    /// Directory to download into (the torrent's file or folder is created inside it).
+    #[arg(short = 'o', long = "output", default_value = ".")]
+    pub output: PathBuf,
+    /// A peer to connect to directly, IP:PORT (repeatable); no tracker needed.
+    #[arg(long = "peer", value_name = "IP:PORT")]
+    pub peers: Vec<SocketAddr>,
+    /// The port we tell trackers and peers we listen on (0 = any).
+    #[arg(long, default_value_t = 6881)]
+    pub port: u16,
+    /// Local IP address for outgoing connections and tracker traffic.
+    #[arg(long, value_name = "IP")]
+    pub bind: Option<IpAddr>,
+    /// Give up when no new data arrived for this long (e.g. 90s, 5m).
+    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
+    /// Base of the UDP tracker retransmission timeout (BEP 15 says 15s).
+    #[arg(long, default_value = "15s", value_parser = humantime::parse_duration, hide = true)]
+    pub udp_retry_base: Duration,
+}
+
+/// Runs `ferrent download`.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let meta = super::info::read_torrent(&args.torrent)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(download(args, meta))
+}
+
+async fn download(args: Args, meta: ferrent_core::Metainfo) -> anyhow::Result<()> {
+    let mut config = SessionConfig {
+        listen_port: if args.port == 0 { 6881 } else { args.port },
+        bind_ip: args.bind,
+        ..SessionConfig::default()
+    };
+    config.tracker.udp_retry.base = args.udp_retry_base;
+    let session = Session::new(config)?;
+    let name = meta.name().to_owned();
+    let no_trackers = meta.trackers().is_empty();
+    if no_trackers && args.peers.is_empty() {
+        bail!("{name}: the torrent has no trackers and no --peer was given: nowhere to find peers");
+    }
+    let mut add = AddTorrent::new(&args.output);
+    add.peers = args.peers.clone();
+    let start = Instant::now();
+    let mut torrent = session
+        .add_torrent(meta, add)
+        .await
+        .with_context(|| format!("cannot start {name}"))?;
+    let s = torrent.stats();
+    if s.pieces_resumed > 0 {
+        println!(
+            "{name}: resumed {} of {} pieces from {}",
+            s.pieces_resumed,
+            s.pieces_total,
+            args.output.display()
+        );
+    }
+    let mut view = Progress::new(&name, s.wanted_bytes);
+    let mut last_progress = (s.verified_bytes + s.downloaded, Instant::now());
+    let outcome = loop {
+        let finished = tokio::select! {
+            st = torrent.wait_finished() => Some(st),
+            _ = tokio::time::sleep(REFRESH) => None,
+            _ = tokio::signal::ctrl_c() => Some(TorrentState::Stopped),
+        };
+        let s = torrent.stats();
+        view.update(&s);
+        if let Some(st) = finished {
+            break (st, s);
+        }
+        let moved = s.verified_bytes + s.downloaded;
+        if moved != last_progress.0 {
+            last_progress = (moved, Instant::now());
+        } else if last_progress.1.elapsed() >= args.timeout {
+            break (TorrentState::Stopped, s);
+        }
+    };
+    view.finish();
+    let (state, s) = outcome;
+    torrent.stop().await;
+    let elapsed = start.elapsed();
+    match state {
+        TorrentState::Complete => {
+            let fetched = s.downloaded;
+            let rate = fetched as f64 / elapsed.as_secs_f64().max(1e-3);
+            println!(
+                "{name}: complete, {} in {:.1} s ({}/s average), {} of {} pieces fetched, {} resumed{}",
+                ByteSize::b(fetched).display().iec(),
+                elapsed.as_secs_f64(),
+                ByteSize::b(rate as u64).display().iec(),
+                s.pieces_total - s.pieces_resumed,
+                s.pieces_total,
+                s.pieces_resumed,
+                if s.hash_failures > 0 {
+                    format!(
+                        ", {} pieces failed their hash and were fetched again",
+                        s.hash_failures
+                    )
+                } else {
+                    String::new()
+                },
+            );
+            Ok(())
+        }
+        TorrentState::Failed => bail!("{name}: {}", s.error.unwrap_or_else(|| "failed".into())),
+        _ => {
+            let why = if last_progress.1.elapsed() >= args.timeout {
+                format!(
+                    "no progress for {}",
+                    humantime::format_duration(args.timeout)
+                )
+            } else {
+                "interrupted".to_string()
+            };
+            let trackers = s
+                .tracker_error
+                .as_ref()
+                .map(|e| format!("; trackers: {e}"))
+                .unwrap_or_default();
+            bail!(
+                "{name}: {why} at {:.1}% ({} peers connected, {} known{trackers})",
+                percent(&s),
+                s.peers_connected,
+                s.peers_known
+            )
+        }
+    }
+}
+
+fn percent(s: &StatsSnapshot) -> f64 {
+    if s.wanted_bytes == 0 {
+        100.0
+    } else {
+        s.verified_bytes as f64 * 100.0 / s.wanted_bytes as f64
+    }
+}
+
+/// The live display: an indicatif bar on a terminal, a line every few seconds otherwise.
+struct Progress {
+    bar: Option<ProgressBar>,
+    name: String,
+    last_line: Instant,
+    last_sample: (Instant, u64),
+    rate: f64,
+}
+
+impl Progress {
+    fn new(name: &str, total: u64) -> Self {
+        let bar = std::io::stdout().is_terminal().then(|| {
+            let b = ProgressBar::new(total);
+            let style = ProgressStyle::with_template(
+                "{prefix} [{bar:30.cyan/blue}] {percent:>3}% {bytes}/{total_bytes} {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
+            b.set_style(style);
+            b.set_prefix(name.to_owned());
+            b
+        });
+        Progress {
+            bar,
+            name: name.to_owned(),
+            last_line: Instant::now(),
+            last_sample: (Instant::now(), 0),
+            rate: 0.0,
+        }
+    }
+
+    fn update(&mut self, s: &StatsSnapshot) {
+        let now = Instant::now();
+        let dt = now.duration_since(self.last_sample.0).as_secs_f64();
+        if dt >= 0.5 {
+            let inst = (s.downloaded.saturating_sub(self.last_sample.1)) as f64 / dt;
+            self.rate = 0.5 * self.rate + 0.5 * inst;
+            self.last_sample = (now, s.downloaded);
+        }
+        let left = s.wanted_bytes.saturating_sub(s.verified_bytes);
+        let eta = if self.rate > 1.0 {
+            humantime::format_duration(Duration::from_secs((left as f64 / self.rate) as u64))
+                .to_string()
+        } else {
+            "-".into()
+        };
+        let state = match s.state {
+            TorrentState::Checking => "checking ",
+            _ => "",
+        };
+        let msg = format!(
+            "{state}down {}/s up {}/s peers {}/{} eta {eta}",
+            ByteSize::b(self.rate as u64).display().iec(),
+            ByteSize::b(0).display().iec(),
+            s.peers_connected,
+            s.peers_known,
+        );
+        match &self.bar {
+            Some(b) => {
+                b.set_position(s.verified_bytes);
+                b.set_message(msg);
+            }
+            None => {
+                if now.duration_since(self.last_line) >= PLAIN_LINE_EVERY {
+                    self.last_line = now;
+                    println!(
+                        "{}: {:.1}% {} of {} {msg}",
+                        self.name,
+                        percent(s),
+                        ByteSize::b(s.verified_bytes).display().iec(),
+                        ByteSize::b(s.wanted_bytes).display().iec()
+                    );
+                }
+            }
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}

@@ -1,0 +1,512 @@
+//! [`TorrentCore`]: the sans-I/O heart of one torrent's download. It owns the picker and each
+//! peer's protocol state, takes what peers send (and the time), and answers with [`Action`]s for
+//! the driver: messages to send, connections to close, pieces to verify and store.
+//!
+//! # Driving contract
+//! 1. [`TorrentCore::new`], then [`TorrentCore::set_have`] for pieces already verified on disk.
+//! 2. A connection finished its handshake: [`TorrentCore::peer_connected`] (it queues our
+//!    bitfield / `have none` and extension handshake).
+//! 3. Every message from it: [`TorrentCore::handle_message`]. An `Err` is a protocol violation:
+//!    the core has already queued [`Action::Close`] for that peer.
+//! 4. The peer is gone: [`TorrentCore::peer_disconnected`].
+//! 5. An [`Action::Verify`] was executed (hash compared, and on success the piece written):
+//!    [`TorrentCore::piece_checked`].
+//! 6. Keep one timer at [`TorrentCore::poll_timeout`]; on expiry [`TorrentCore::handle_timeout`].
+//! 7. After every call, drain [`TorrentCore::poll_action`] and execute the actions in order.
+#![deny(clippy::disallowed_methods)]
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use bytes::Bytes;
+use ferrent_core::{Bitfield, Id20};
+use ferrent_proto::wire::{self, ExtendedHandshake, Message, Reserved};
+
+use crate::picker::{
+    BlockOutcome, BlockRequest as PickRequest, Picker, PickerConfig, PickerError, PickerEvent,
+    PieceGeometry,
+};
+
+/// Names a connection within one torrent.
+pub type ConnId = u64;
+
+/// How many requests we accept queued from one peer (BEP 10 `reqq` we advertise). Also what
+/// libtorrent advertises; requests beyond it are rejected (BEP 6) rather than silently dropped.
+pub const OUR_REQQ: u32 = 500;
+
+/// Something the driver must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Send `message` to `peer`.
+    Send(ConnId, Message),
+    /// Close the connection to `peer`, logging `reason`.
+    Close(ConnId, String),
+    /// All blocks of `piece` are here: hash `data`, compare with the metainfo, write it if it
+    /// matches, then call [`TorrentCore::piece_checked`].
+    Verify {
+        /// The piece.
+        piece: u32,
+        /// Its bytes.
+        data: Vec<u8>,
+    },
+    /// Peers whose blocks were in a piece that failed its hash (for smart ban, issue 4).
+    HashFailed {
+        /// The piece.
+        piece: u32,
+        /// The peers that sent blocks of it.
+        contributors: Vec<ConnId>,
+    },
+}
+
+/// The outcome of an [`Action::Verify`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PieceCheck {
+    /// The hash matched and the piece is written.
+    Verified,
+    /// The hash did not match; nothing was written.
+    HashMismatch,
+    /// The hash matched but writing failed: the piece goes back to the pool (the driver stops
+    /// the torrent on disk errors anyway).
+    WriteFailed,
+}
+
+/// What we know of one connected peer.
+#[derive(Debug)]
+struct PeerState {
+    addr: SocketAddr,
+    fast: bool,
+    /// A bitfield / have all / have none was received or can no longer come.
+    saw_first_message: bool,
+    peer_interested: bool,
+    ext: Option<ExtendedHandshake>,
+}
+
+/// Byte counters of one torrent (payload only).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CoreCounters {
+    /// Block bytes received and accepted.
+    pub downloaded: u64,
+    /// Block bytes received but not needed (duplicates, cancelled).
+    pub wasted: u64,
+    /// Pieces that failed their hash.
+    pub hash_failures: u32,
+}
+
+/// One torrent's protocol state (see the module doc for the driving contract).
+pub struct TorrentCore {
+    picker: Picker<ConnId>,
+    num_pieces: u32,
+    our_id: Id20,
+    listen_port: Option<u16>,
+    peers: HashMap<ConnId, PeerState>,
+    buffers: HashMap<u32, Vec<u8>>,
+    actions: VecDeque<Action>,
+    scratch: Vec<PickRequest>,
+    counters: CoreCounters,
+}
+
+impl TorrentCore {
+    /// A core for a torrent with `num_pieces` pieces of `piece_length` bytes and `total_length`
+    /// bytes; `seed` makes the picker's random choices reproducible.
+    pub fn new(
+        num_pieces: u32,
+        piece_length: u32,
+        total_length: u64,
+        our_id: Id20,
+        listen_port: Option<u16>,
+        seed: u64,
+    ) -> Result<Self, PickerError> {
+        let geo = PieceGeometry::new(num_pieces, piece_length, total_length)?;
+        Ok(TorrentCore {
+            picker: Picker::new(geo, PickerConfig::default(), seed),
+            num_pieces,
+            our_id,
+            listen_port,
+            peers: HashMap::new(),
+            buffers: HashMap::new(),
+            actions: VecDeque::new(),
+            scratch: Vec::new(),
+            counters: CoreCounters::default(),
+        })
+    }
+
+    /// Marks a piece verified (from resume data or a recheck).
+    pub fn set_have(&mut self, piece: u32) -> Result<(), PickerError> {
+        self.picker.set_have(piece)
+    }
+
+    /// Sets piece priorities (0 = do not download), one per piece.
+    pub fn set_priorities(&mut self, prios: &[u8]) -> Result<(), PickerError> {
+        self.picker.set_priorities(prios)
+    }
+
+    /// The picker, for statistics.
+    pub fn picker(&self) -> &Picker<ConnId> {
+        &self.picker
+    }
+
+    /// Payload counters.
+    pub fn counters(&self) -> CoreCounters {
+        self.counters
+    }
+
+    /// Whether every wanted piece is verified.
+    pub fn is_complete(&self) -> bool {
+        self.picker.is_complete()
+    }
+
+    /// Number of connected peers.
+    pub fn num_peers(&self) -> usize {
+        self.peers.len()
+    }
+
+    /// The next action for the driver.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// When [`TorrentCore::handle_timeout`] is due.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.picker.poll_timeout()
+    }
+
+    /// The reserved bits we send in our handshake.
+    pub fn our_reserved() -> Reserved {
+        Reserved::default()
+            .with_extension_protocol(true)
+            .with_fast(true)
+    }
+
+    /// A peer finished the handshake (its `reserved` bits and id given). Queues our first
+    /// messages. A peer that is us (same id) is closed.
+    pub fn peer_connected(
+        &mut self,
+        conn: ConnId,
+        addr: SocketAddr,
+        reserved: Reserved,
+        peer_id: Id20,
+    ) {
+        if peer_id == self.our_id {
+            self.actions
+                .push_back(Action::Close(conn, "connected to ourselves".into()));
+            return;
+        }
+        if self.picker.add_peer(conn).is_err() {
+            self.actions
+                .push_back(Action::Close(conn, "duplicate connection id".into()));
+            return;
+        }
+        let fast = reserved.fast();
+        let extended = reserved.extension_protocol();
+        self.peers.insert(
+            conn,
+            PeerState {
+                addr,
+                fast,
+                saw_first_message: false,
+                peer_interested: false,
+                ext: None,
+            },
+        );
+        if extended {
+            let mut hs = ExtendedHandshake {
+                v: Some(format!("ferrent {}", env!("CARGO_PKG_VERSION"))),
+                reqq: Some(OUR_REQQ),
+                p: self.listen_port,
+                ..ExtendedHandshake::default()
+            };
+            hs.yourip = Some(addr.ip());
+            self.actions.push_back(Action::Send(conn, hs.to_message()));
+        }
+        let have = self.picker.stats().pieces_have;
+        let first = if have == 0 {
+            fast.then_some(Message::HaveNone)
+        } else if have == self.num_pieces && fast {
+            Some(Message::HaveAll)
+        } else {
+            Some(Message::Bitfield(Bytes::from(self.picker.have_bitfield())))
+        };
+        if let Some(m) = first {
+            self.actions.push_back(Action::Send(conn, m));
+        }
+    }
+
+    /// The connection is gone; its requests go back to the pool.
+    pub fn peer_disconnected(&mut self, conn: ConnId, now: Instant) {
+        if self.peers.remove(&conn).is_some() {
+            let _ = self.picker.remove_peer(conn);
+            self.drain_picker_events();
+            self.fill_all(now);
+        }
+    }
+
+    /// The address of a connected peer.
+    pub fn peer_addr(&self, conn: ConnId) -> Option<SocketAddr> {
+        self.peers.get(&conn).map(|p| p.addr)
+    }
+
+    /// A message from `conn` received at `now`. On a protocol violation returns the reason and
+    /// queues [`Action::Close`].
+    pub fn handle_message(
+        &mut self,
+        conn: ConnId,
+        msg: Message,
+        now: Instant,
+    ) -> Result<(), String> {
+        let result = self.dispatch(conn, msg, now);
+        if let Err(reason) = &result {
+            self.actions.push_back(Action::Close(conn, reason.clone()));
+        }
+        self.drain_picker_events();
+        result
+    }
+
+    fn dispatch(&mut self, conn: ConnId, msg: Message, now: Instant) -> Result<(), String> {
+        let Some(peer) = self.peers.get_mut(&conn) else {
+            return Ok(());
+        };
+        let first = !peer.saw_first_message;
+        let fast = peer.fast;
+        let pe = |e: PickerError| e.to_string();
+        // The bitfield (or have all / have none) must come before any other BEP 3 message, but
+        // the BEP 10 extension handshake may precede it (libtorrent sends it first).
+        let counts_as_first = !matches!(
+            msg,
+            Message::Extended { .. }
+                | Message::KeepAlive
+                | Message::Port(_)
+                | Message::Unknown { .. }
+        );
+        match msg {
+            Message::Bitfield(bits) => {
+                if !first {
+                    return Err("bitfield after the first message".into());
+                }
+                peer.saw_first_message = true;
+                let bf = Bitfield::from_bytes(&bits, self.num_pieces).map_err(|e| e.to_string())?;
+                self.picker.peer_bitfield(conn, bf.as_bytes()).map_err(pe)?;
+            }
+            Message::HaveAll | Message::HaveNone if !fast => {
+                return Err("fast-extension message without the fast extension".into());
+            }
+            Message::HaveAll => {
+                if !first {
+                    return Err("have all after the first message".into());
+                }
+                peer.saw_first_message = true;
+                self.picker.peer_have_all(conn).map_err(pe)?;
+            }
+            Message::HaveNone => {
+                if !first {
+                    return Err("have none after the first message".into());
+                }
+                peer.saw_first_message = true;
+                self.picker.peer_have_none(conn).map_err(pe)?;
+            }
+            Message::Have { index } => {
+                peer.saw_first_message = true;
+                if index >= self.num_pieces {
+                    return Err(format!("have for piece {index} of {}", self.num_pieces));
+                }
+                self.picker.peer_have(conn, index).map_err(pe)?;
+            }
+            Message::Choke => self.picker.peer_choked(conn).map_err(pe)?,
+            Message::Unchoke => self.picker.peer_unchoked(conn).map_err(pe)?,
+            Message::Interested => peer.peer_interested = true,
+            Message::NotInterested => peer.peer_interested = false,
+            Message::Piece(block) => self.on_block(conn, block, now)?,
+            Message::Request(req) => {
+                // Uploading comes with the choker (issue 4); until then every peer stays choked,
+                // and under BEP 6 a request from a choked peer is rejected explicitly.
+                if req.length > wire::BLOCK_LEN {
+                    return Err(format!(
+                        "request of {} bytes (max {})",
+                        req.length,
+                        wire::BLOCK_LEN
+                    ));
+                }
+                if fast {
+                    self.actions
+                        .push_back(Action::Send(conn, Message::RejectRequest(req)));
+                }
+            }
+            Message::RejectRequest(req) => {
+                if !fast {
+                    return Err("reject without the fast extension".into());
+                }
+                self.picker.on_reject(conn, to_pick(req)).map_err(pe)?;
+            }
+            Message::AllowedFast { index } => {
+                self.picker.peer_allowed_fast(conn, index).map_err(pe)?;
+            }
+            Message::Extended {
+                id: wire::EXTENDED_HANDSHAKE_ID,
+                payload,
+            } => {
+                // A malformed extension handshake is ignored, not fatal (BEP 10 asks for
+                // tolerance); its bencoding is bounded by the frame size.
+                if let Ok(hs) = ExtendedHandshake::decode(&payload) {
+                    if let Some(reqq) = hs.reqq {
+                        self.picker.set_peer_reqq(conn, reqq).map_err(pe)?;
+                    }
+                    if let Some(p) = self.peers.get_mut(&conn) {
+                        p.ext = Some(hs);
+                    }
+                }
+            }
+            // Not used yet (uploads, DHT, extensions come later) or unknown: ignored.
+            Message::Cancel(_)
+            | Message::Port(_)
+            | Message::SuggestPiece { .. }
+            | Message::KeepAlive
+            | Message::Extended { .. }
+            | Message::Unknown { .. } => {}
+            _ => {}
+        }
+        if counts_as_first {
+            if let Some(p) = self.peers.get_mut(&conn) {
+                p.saw_first_message = true;
+            }
+        }
+        self.fill(conn, now);
+        Ok(())
+    }
+
+    fn on_block(&mut self, conn: ConnId, block: wire::Block, now: Instant) -> Result<(), String> {
+        let len = u32::try_from(block.data.len()).map_err(|_| "oversized block".to_string())?;
+        let req = PickRequest {
+            piece: block.index,
+            offset: block.begin,
+            len,
+        };
+        let outcome = self
+            .picker
+            .on_block(conn, req, now)
+            .map_err(|e| e.to_string())?;
+        match outcome {
+            BlockOutcome::Redundant => self.counters.wasted += u64::from(len),
+            BlockOutcome::Accepted | BlockOutcome::PieceComplete => {
+                self.counters.downloaded += u64::from(len);
+                let piece_len = self.picker.geometry().piece_len(block.index) as usize;
+                let buf = self
+                    .buffers
+                    .entry(block.index)
+                    .or_insert_with(|| vec![0; piece_len]);
+                // The picker accepted (piece, offset, len) as one of its blocks, so it lies
+                // within the piece; `get_mut` keeps that a checked fact rather than a panic.
+                let start = block.begin as usize;
+                let dst = buf
+                    .get_mut(start..start + block.data.len())
+                    .ok_or_else(|| {
+                        format!("block {}+{} outside piece", block.index, block.begin)
+                    })?;
+                dst.copy_from_slice(&block.data);
+                if outcome == BlockOutcome::PieceComplete {
+                    if let Some(data) = self.buffers.remove(&block.index) {
+                        self.actions.push_back(Action::Verify {
+                            piece: block.index,
+                            data,
+                        });
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The result of an [`Action::Verify`].
+    pub fn piece_checked(&mut self, piece: u32, check: PieceCheck, now: Instant) {
+        match check {
+            PieceCheck::Verified => {
+                if self.picker.on_piece_verified(piece).is_ok() {
+                    for &conn in self.peers.keys() {
+                        self.actions
+                            .push_back(Action::Send(conn, Message::Have { index: piece }));
+                    }
+                }
+            }
+            PieceCheck::HashMismatch | PieceCheck::WriteFailed => {
+                if check == PieceCheck::HashMismatch {
+                    self.counters.hash_failures += 1;
+                }
+                if let Ok(contributors) = self.picker.on_piece_failed(piece) {
+                    if check == PieceCheck::HashMismatch {
+                        self.actions.push_back(Action::HashFailed {
+                            piece,
+                            contributors,
+                        });
+                    }
+                }
+            }
+        }
+        self.drain_picker_events();
+        self.fill_all(now);
+    }
+
+    /// Time passed: timed-out requests go to other peers.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.picker.handle_timeout(now);
+        self.drain_picker_events();
+        self.fill_all(now);
+    }
+
+    fn drain_picker_events(&mut self) {
+        while let Some(ev) = self.picker.poll_event() {
+            match ev {
+                PickerEvent::Cancel { peer, request } => {
+                    self.actions
+                        .push_back(Action::Send(peer, Message::Cancel(to_wire(request))));
+                }
+                PickerEvent::Interest { peer, interested } => {
+                    let m = if interested {
+                        Message::Interested
+                    } else {
+                        Message::NotInterested
+                    };
+                    self.actions.push_back(Action::Send(peer, m));
+                }
+                PickerEvent::Abandoned { piece } => {
+                    self.buffers.remove(&piece);
+                }
+                PickerEvent::Snubbed { .. } => {}
+            }
+        }
+    }
+
+    fn fill(&mut self, conn: ConnId, now: Instant) {
+        let mut out = std::mem::take(&mut self.scratch);
+        out.clear();
+        if self.picker.next_requests(conn, now, &mut out).is_ok() {
+            for r in &out {
+                self.actions
+                    .push_back(Action::Send(conn, Message::Request(to_wire(*r))));
+            }
+        }
+        self.scratch = out;
+        self.drain_picker_events();
+    }
+
+    fn fill_all(&mut self, now: Instant) {
+        let conns: Vec<ConnId> = self.peers.keys().copied().collect();
+        for c in conns {
+            self.fill(c, now);
+        }
+    }
+}
+
+fn to_wire(r: PickRequest) -> wire::BlockRequest {
+    wire::BlockRequest {
+        index: r.piece,
+        begin: r.offset,
+        length: r.len,
+    }
+}
+
+fn to_pick(r: wire::BlockRequest) -> PickRequest {
+    PickRequest {
+        piece: r.index,
+        offset: r.begin,
+        len: r.length,
+    }
+}

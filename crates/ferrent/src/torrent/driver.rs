@@ -1,0 +1,369 @@
+//! The task that drives one [`TorrentCore`]: it owns the connections, the storage and the timer,
+//! executes the core's actions, and keeps the shared statistics up to date.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use ferrent_core::{Id20, Metainfo};
+use ferrent_proto::wire::{Handshake, Message};
+use sha1::{Digest, Sha1};
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use super::announcer::AnnouncerEvent;
+use super::core::{Action, ConnId, PieceCheck, TorrentCore};
+use super::stats::{TorrentState, TorrentStats};
+use crate::peer::{self, OutgoingPeer, PeerCommand, PeerEvent};
+use crate::storage::Storage;
+
+/// Events queued for a torrent's driver before senders wait: enough for a burst of blocks from
+/// every connected peer.
+pub const EVENT_QUEUE: usize = 2048;
+
+/// Most peer addresses remembered per torrent (from trackers, the command line, later DHT/PEX).
+pub const MAX_KNOWN_PEERS: usize = 2000;
+
+/// New connection attempts started per tick (one tick a second).
+pub const CONNECTS_PER_TICK: usize = 10;
+
+/// Everything that wakes the driver.
+#[derive(Debug)]
+pub enum DriverEvent {
+    /// From a connection.
+    Peer(PeerEvent),
+    /// From the announcer.
+    Announcer(AnnouncerEvent),
+    /// A [`Action::Verify`] finished.
+    Checked {
+        /// The piece.
+        piece: u32,
+        /// The outcome.
+        check: PieceCheck,
+        /// The write error, if the write failed.
+        error: Option<String>,
+    },
+    /// More peers to try (e.g. from the command line).
+    AddPeers(Vec<SocketAddr>),
+}
+
+impl From<PeerEvent> for DriverEvent {
+    fn from(e: PeerEvent) -> Self {
+        DriverEvent::Peer(e)
+    }
+}
+
+#[derive(Debug, Default)]
+struct KnownPeer {
+    connecting_or_connected: bool,
+    failures: u32,
+    next_attempt: Option<Instant>,
+}
+
+/// Configuration a driver needs beyond the metainfo.
+pub(crate) struct DriverParts {
+    pub meta: Arc<Metainfo>,
+    pub storage: Arc<Storage>,
+    pub core: TorrentCore,
+    pub stats: Arc<TorrentStats>,
+    pub state_tx: watch::Sender<TorrentState>,
+    pub events_tx: mpsc::Sender<DriverEvent>,
+    pub events_rx: mpsc::Receiver<DriverEvent>,
+    pub peer_id: Id20,
+    pub bind_ip: Option<IpAddr>,
+    pub own_addrs: Vec<SocketAddr>,
+    pub max_peers: usize,
+    pub cancel: CancellationToken,
+}
+
+pub(crate) struct Driver {
+    p: DriverParts,
+    commands: HashMap<ConnId, mpsc::Sender<PeerCommand>>,
+    conn_addr: HashMap<ConnId, SocketAddr>,
+    known: HashMap<SocketAddr, KnownPeer>,
+    next_conn: ConnId,
+    connecting: usize,
+    hash_slots: Arc<Semaphore>,
+}
+
+impl Driver {
+    pub fn new(p: DriverParts) -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Driver {
+            p,
+            commands: HashMap::new(),
+            conn_addr: HashMap::new(),
+            known: HashMap::new(),
+            next_conn: 1,
+            connecting: 0,
+            hash_slots: Arc::new(Semaphore::new(cores * 2)),
+        }
+    }
+
+    // The driver is where the clock is read; the core gets the time as a parameter.
+    #[allow(clippy::disallowed_methods)]
+    pub async fn run(mut self) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        self.update_stats();
+        loop {
+            let deadline = self.p.core.poll_timeout();
+            let timer = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = self.p.cancel.cancelled() => break,
+                ev = self.p.events_rx.recv() => match ev {
+                    Some(ev) => self.handle_event(ev, Instant::now()),
+                    None => break,
+                },
+                _ = timer => self.p.core.handle_timeout(Instant::now()),
+                _ = tick.tick() => self.connect_more(Instant::now()),
+            }
+            // Drain what else is queued before the bookkeeping below (bounded per wake-up).
+            for _ in 0..256 {
+                match self.p.events_rx.try_recv() {
+                    Ok(ev) => self.handle_event(ev, Instant::now()),
+                    Err(_) => break,
+                }
+            }
+            self.execute_actions();
+            self.update_stats();
+            if matches!(self.p.stats.state(), TorrentState::Failed) {
+                break;
+            }
+        }
+        // Dropping the command senders closes every connection.
+        self.commands.clear();
+        if self.p.stats.state() != TorrentState::Failed {
+            self.set_state(TorrentState::Stopped);
+        }
+    }
+
+    fn set_state(&self, s: TorrentState) {
+        self.p.stats.set_state(s);
+        let _ = self.p.state_tx.send(s);
+    }
+
+    fn handle_event(&mut self, ev: DriverEvent, now: Instant) {
+        match ev {
+            DriverEvent::Peer(PeerEvent::Connected {
+                conn,
+                addr,
+                reserved,
+                peer_id,
+                commands,
+            }) => {
+                self.connecting = self.connecting.saturating_sub(1);
+                self.commands.insert(conn, commands);
+                if let Some(k) = self.known.get_mut(&addr) {
+                    k.failures = 0;
+                }
+                tracing::debug!(%addr, conn, "peer connected");
+                self.p.core.peer_connected(conn, addr, reserved, peer_id);
+            }
+            DriverEvent::Peer(PeerEvent::Message { conn, message }) => {
+                if let Err(reason) = self.p.core.handle_message(conn, message, now) {
+                    tracing::info!(conn, addr = ?self.conn_addr.get(&conn), "closing: {reason}");
+                }
+            }
+            DriverEvent::Peer(PeerEvent::Closed {
+                conn,
+                was_connected,
+                reason,
+            }) => {
+                if !was_connected {
+                    self.connecting = self.connecting.saturating_sub(1);
+                }
+                self.commands.remove(&conn);
+                self.p.core.peer_disconnected(conn, now);
+                if let Some(addr) = self.conn_addr.remove(&conn) {
+                    tracing::debug!(%addr, conn, "peer closed: {reason}");
+                    if let Some(k) = self.known.get_mut(&addr) {
+                        k.connecting_or_connected = false;
+                        if !was_connected {
+                            k.failures += 1;
+                        }
+                        // Back off: 5 s, 10 s, 20 s... capped at 5 minutes.
+                        let secs = 5u64 << k.failures.min(6);
+                        k.next_attempt = Some(now + Duration::from_secs(secs.min(300)));
+                    }
+                }
+            }
+            DriverEvent::Announcer(AnnouncerEvent::Peers(peers)) => {
+                self.p.stats.set_tracker_error(None);
+                self.add_known(peers);
+                self.connect_more(now);
+            }
+            DriverEvent::AddPeers(peers) => {
+                self.add_known(peers);
+                self.connect_more(now);
+            }
+            DriverEvent::Announcer(AnnouncerEvent::AllFailed(errors)) => {
+                let msg = errors.join("; ");
+                tracing::warn!("every tracker failed: {msg}");
+                self.p.stats.set_tracker_error(Some(msg));
+            }
+            DriverEvent::Checked {
+                piece,
+                check,
+                error,
+            } => {
+                self.p.core.piece_checked(piece, check, now);
+                if let Some(e) = error {
+                    self.p.stats.fail(e);
+                    let _ = self.p.state_tx.send(TorrentState::Failed);
+                }
+            }
+        }
+    }
+
+    fn add_known(&mut self, peers: Vec<SocketAddr>) {
+        for addr in peers {
+            if self.known.len() >= MAX_KNOWN_PEERS {
+                break;
+            }
+            if addr.port() == 0 || self.p.own_addrs.contains(&addr) {
+                continue;
+            }
+            self.known.entry(addr).or_default();
+        }
+    }
+
+    fn connect_more(&mut self, now: Instant) {
+        if self.p.core.is_complete() {
+            return; // downloading only; seeding connections come with the listener
+        }
+        let busy = self.commands.len() + self.connecting;
+        let room = self.p.max_peers.saturating_sub(busy).min(CONNECTS_PER_TICK);
+        let candidates: Vec<SocketAddr> = self
+            .known
+            .iter()
+            .filter(|(_, k)| !k.connecting_or_connected && k.next_attempt.is_none_or(|t| t <= now))
+            .map(|(a, _)| *a)
+            .take(room)
+            .collect();
+        for addr in candidates {
+            let conn = self.next_conn;
+            self.next_conn += 1;
+            if let Some(k) = self.known.get_mut(&addr) {
+                k.connecting_or_connected = true;
+            }
+            self.conn_addr.insert(conn, addr);
+            self.connecting += 1;
+            let handshake = Handshake {
+                reserved: TorrentCore::our_reserved(),
+                info_hash: self.p.meta.info_hash().wire_id(),
+                peer_id: self.p.peer_id,
+            };
+            let out = OutgoingPeer {
+                conn,
+                addr,
+                bind_ip: self.p.bind_ip,
+                handshake,
+            };
+            tokio::spawn(peer::run_outgoing(out, self.p.events_tx.clone()));
+        }
+    }
+
+    fn execute_actions(&mut self) {
+        while let Some(action) = self.p.core.poll_action() {
+            match action {
+                Action::Send(conn, msg) => self.send(conn, msg),
+                Action::Close(conn, reason) => {
+                    tracing::debug!(conn, "closing: {reason}");
+                    // Dropping the sender ends the writer, which ends the connection; its
+                    // `Closed` event then tells the core.
+                    self.commands.remove(&conn);
+                }
+                Action::Verify { piece, data } => self.verify(piece, data),
+                Action::HashFailed {
+                    piece,
+                    contributors,
+                } => {
+                    let addrs: Vec<_> = contributors
+                        .iter()
+                        .filter_map(|c| self.conn_addr.get(c))
+                        .collect();
+                    tracing::warn!(piece, ?addrs, "piece failed its hash check");
+                }
+            }
+        }
+    }
+
+    fn send(&mut self, conn: ConnId, msg: Message) {
+        let Some(tx) = self.commands.get(&conn) else {
+            return;
+        };
+        if tx.try_send(PeerCommand::Send(msg)).is_err() {
+            tracing::info!(conn, "peer is not reading what we send; closing");
+            self.commands.remove(&conn);
+        }
+    }
+
+    /// Hashes the piece on the blocking pool and, if it matches, writes it there too (never
+    /// writing unverified data); reports back through the event queue.
+    fn verify(&mut self, piece: u32, data: Vec<u8>) {
+        let meta = self.p.meta.clone();
+        let storage = self.p.storage.clone();
+        let events = self.p.events_tx.clone();
+        let slots = self.hash_slots.clone();
+        tokio::spawn(async move {
+            let Ok(_permit) = slots.acquire_owned().await else {
+                return;
+            };
+            let result = tokio::task::spawn_blocking(move || {
+                let Some(index) = meta.layout().piece(piece) else {
+                    return (PieceCheck::HashMismatch, None);
+                };
+                let expected = meta.piece_hash_v1(index);
+                let actual = Id20(Sha1::digest(&data).into());
+                if expected != Some(actual) {
+                    return (PieceCheck::HashMismatch, None);
+                }
+                match storage.write_piece(index, &data) {
+                    Ok(()) => (PieceCheck::Verified, None),
+                    Err(e) => (PieceCheck::WriteFailed, Some(e.to_string())),
+                }
+            })
+            .await;
+            let (check, error) = result.unwrap_or_else(|e| {
+                (
+                    PieceCheck::WriteFailed,
+                    Some(format!("verification task failed: {e}")),
+                )
+            });
+            let _ = events
+                .send(DriverEvent::Checked {
+                    piece,
+                    check,
+                    error,
+                })
+                .await;
+        });
+    }
+
+    fn update_stats(&mut self) {
+        let s = &self.p.stats;
+        let pick = self.p.core.picker().stats();
+        let c = self.p.core.counters();
+        s.downloaded.store(c.downloaded, Ordering::Relaxed);
+        s.wasted.store(c.wasted, Ordering::Relaxed);
+        s.hash_failures.store(c.hash_failures, Ordering::Relaxed);
+        s.pieces_have.store(pick.pieces_have, Ordering::Relaxed);
+        s.verified_bytes.store(pick.bytes_have, Ordering::Relaxed);
+        s.peers_connected
+            .store(self.p.core.num_peers() as u32, Ordering::Relaxed);
+        s.peers_known
+            .store(self.known.len() as u32, Ordering::Relaxed);
+        let state = s.state();
+        if self.p.core.is_complete() && state == TorrentState::Downloading {
+            self.set_state(TorrentState::Complete);
+        }
+    }
+}
