@@ -34,20 +34,14 @@ fn str_list(items: &[String]) -> Value<'_> {
 }
 
 /// Length of the BEP 47 pad file after each file of a hybrid torrent (0 = none): every file with
-/// data that does not end on a piece boundary gets one, except the last file with data (nothing
-/// follows it that needs aligning).
+/// data that does not end on a piece boundary gets one, the last file included, as libtorrent
+/// writes hybrids (so both make the same info-hash from the same files and piece length).
 pub(crate) fn pad_lengths(files: &[InputFile], piece_length: u64) -> Vec<u64> {
-    let last_with_data = files.iter().rposition(|f| f.length > 0);
     files
         .iter()
-        .enumerate()
-        .map(|(i, f)| {
-            let tail = f.length % piece_length;
-            if Some(i) == last_with_data || tail == 0 {
-                0
-            } else {
-                piece_length - tail
-            }
+        .map(|f| match f.length % piece_length {
+            0 => 0,
+            tail => piece_length - tail,
         })
         .collect()
 }
@@ -91,7 +85,7 @@ pub(crate) fn build(plan: &CreatePlan, hashes: &Hashes, date: Option<i64>) -> Bu
     let opts = &plan.options;
     let version = opts.version;
     let files = &plan.files;
-    let pads = if version == TorrentVersion::Hybrid {
+    let pads = if version == TorrentVersion::Hybrid && !plan.single_file {
         pad_lengths(files, plan.piece_length)
     } else {
         vec![0; files.len()]

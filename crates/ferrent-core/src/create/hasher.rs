@@ -195,8 +195,8 @@ pub(crate) struct FileHashes {
 pub(crate) struct AlignedHashes {
     /// Per file, in input order.
     pub files: Vec<FileHashes>,
-    /// Hybrid only: the v1 `pieces` string, where the last piece of every file but the last
-    /// non-empty one is completed with the zeros of its BEP 47 pad file.
+    /// Hybrid only: the v1 `pieces` string, where (multi-file) the last piece of every file is
+    /// completed with the zeros of its BEP 47 pad file.
     pub v1_pieces: Option<Vec<u8>>,
 }
 
@@ -214,11 +214,13 @@ struct AlignedState<'a> {
 }
 
 /// v2 / hybrid: for every file, SHA-256 of each 16 KiB block, merkle roots per piece and per
-/// file (BEP 52); with `with_v1`, also SHA-1 per piece over the same reads (hybrid).
+/// file (BEP 52); with `with_v1`, also SHA-1 per piece over the same reads (hybrid), where with
+/// `pad_files` each file's last piece is completed with its BEP 47 pad file's zeros.
 pub(crate) fn hash_aligned(
     files: &[InputFile],
     piece_length: u64,
     with_v1: bool,
+    pad_files: bool,
     threads: usize,
     progress: &AtomicU64,
 ) -> Result<AlignedHashes, CreateError> {
@@ -227,7 +229,6 @@ pub(crate) fn hash_aligned(
     for (i, f) in files.iter().enumerate() {
         piece_file.extend((0..f.length.div_ceil(piece_length)).map(|k| (i, k)));
     }
-    let last_with_data = files.iter().rposition(|f| f.length > 0);
     let blocks_per_piece = usize::try_from(piece_length / BLOCK_SIZE)
         .unwrap_or(1)
         .max(1);
@@ -270,14 +271,16 @@ pub(crate) fn hash_aligned(
                     pos += len;
                 }
                 if let Some(mut h) = h1 {
-                    if Some(idx) != last_with_data {
-                        // The BEP 47 pad file after this file fills the piece with zeros.
-                        let mut pad = start + piece_length - end;
-                        while pad > 0 {
-                            let n = pad.min(CHUNK as u64);
-                            h.update(st.zeros.get(..n as usize).unwrap_or_default());
-                            pad -= n;
-                        }
+                    // The BEP 47 pad file after this file fills the piece with zeros.
+                    let mut pad = if pad_files {
+                        start + piece_length - end
+                    } else {
+                        0
+                    };
+                    while pad > 0 {
+                        let n = pad.min(CHUNK as u64);
+                        h.update(st.zeros.get(..n as usize).unwrap_or_default());
+                        pad -= n;
                     }
                     slot.sha1 = h.finalize().into();
                 }

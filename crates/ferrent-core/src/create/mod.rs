@@ -237,9 +237,10 @@ pub fn auto_piece_length(total_size: u64) -> u64 {
 /// # Hybrid torrents
 ///
 /// The v1 `files` list gets a BEP 47 pad file (`attr` = `p`, path `.pad/<length>`, zeros) after
-/// every file with data that does not end on a piece boundary, except the last file with data, so
+/// every file with data that does not end on a piece boundary (the last one too, as libtorrent
+/// does: the same files and piece length then give the same info-hashes as libtorrent's), so
 /// that every file starts a new piece as v2 requires. Pad files are not in the v2 `file tree`.
-/// A single-file hybrid needs none.
+/// A single-file hybrid has none (its v1 part is a plain single-file torrent).
 ///
 #[derive(Debug)]
 pub struct CreatePlan {
@@ -372,6 +373,7 @@ impl CreatePlan {
                 &self.files,
                 self.piece_length,
                 v.has_v1(),
+                !self.single_file,
                 threads,
                 progress,
             )?),

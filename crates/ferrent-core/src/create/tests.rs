@@ -323,7 +323,7 @@ fn hybrid_pads_align_files_and_v1_hashes_include_the_pad_zeros() {
     write(&root, "b", b"");
     write(&root, "c", &c);
     write(&root, "d", &d);
-    write(&root, "e", b""); // an empty file after the last file with data
+    write(&root, "e", b""); // empty: no pad after it
     let t = create_torrent(&root, &opts(TorrentVersion::Hybrid, 16 * K)).unwrap();
     let top = top_of(&t);
     let info = info_of(&top);
@@ -334,6 +334,7 @@ fn hybrid_pads_align_files_and_v1_hashes_include_the_pad_zeros() {
         ("b", 0, false),
         ("c", 16384, false),
         ("d", 5, false),
+        (".pad/16379", 16379, true),
         ("e", 0, false),
     ];
     let expected: Vec<(String, i64, bool)> = expected
@@ -341,10 +342,18 @@ fn hybrid_pads_align_files_and_v1_hashes_include_the_pad_zeros() {
         .map(|(p, l, pad)| (p.to_string(), *l, *pad))
         .collect();
     assert_eq!(files, expected);
-    assert_eq!(t.pad_bytes, 6384);
-    let mut a_padded = a.clone();
-    a_padded.resize(16 * 1024, 0);
-    let pieces = [Sha1::digest(&a_padded), Sha1::digest(&c), Sha1::digest(&d)].concat();
+    assert_eq!(t.pad_bytes, 6384 + 16379);
+    let padded = |x: &[u8]| {
+        let mut v = x.to_vec();
+        v.resize(16 * 1024, 0);
+        v
+    };
+    let pieces = [
+        Sha1::digest(padded(&a)),
+        Sha1::digest(&c),
+        Sha1::digest(padded(&d)),
+    ]
+    .concat();
     assert_eq!(info.get_bytes(b"pieces"), Some(pieces.as_slice()));
     assert_eq!(info.get_int(b"meta version"), Some(2));
     let tree = info.get_dict(b"file tree").unwrap();
