@@ -23,6 +23,8 @@ enum Command {
     Create(commands::create::Args),
     /// Download a torrent from its swarm.
     Download(commands::download::Args),
+    /// Verify a torrent's data and upload it to the swarm.
+    Seed(commands::seed::Args),
     /// Run a BitTorrent tracker (HTTP and UDP).
     Tracker(commands::tracker::Args),
 }
@@ -41,6 +43,7 @@ fn main() -> ExitCode {
         Command::Info(a) => commands::info::run(a),
         Command::Create(a) => commands::create::run(a),
         Command::Download(a) => commands::download::run(a),
+        Command::Seed(a) => commands::seed::run(a),
         Command::Tracker(a) => commands::tracker::run(a),
     };
     match result {

@@ -13,10 +13,11 @@
 //! # Ok(()) }
 //! ```
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use ferrent_core::{Id20, Metainfo};
 use tokio::sync::{mpsc, watch};
@@ -25,9 +26,12 @@ use tokio_util::sync::CancellationToken;
 use crate::announce::{TrackerClient, TrackerClientConfig, TrackerTiers};
 use crate::storage::{FileState, Storage, StorageError, StorageOptions};
 use crate::torrent::{
-    Announcer, Driver, DriverParts, EVENT_QUEUE, TorrentCore, TorrentHandle, TorrentState,
-    TorrentStats,
+    Announcer, Driver, DriverEvent, DriverParts, EVENT_QUEUE, TorrentCore, TorrentHandle,
+    TorrentState, TorrentStats,
 };
+use ferrent_proto::wire::{Handshake, Reserved};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
 
 /// Default connection limit per torrent.
 pub const DEFAULT_MAX_PEERS: usize = 50;
@@ -37,8 +41,11 @@ pub const DEFAULT_MAX_PEERS: usize = 50;
 pub struct SessionConfig {
     /// Our peer id; random (`-FE0001-` + 12 random bytes) when `None`.
     pub peer_id: Option<Id20>,
-    /// The port we tell trackers and peers we listen on.
+    /// The port we tell trackers and peers we listen on (replaced by the bound port when
+    /// `listen` is set).
     pub listen_port: u16,
+    /// Where to accept incoming peer connections (`None`: no listener). Port 0 picks one.
+    pub listen: Option<SocketAddr>,
     /// Local IP to bind outgoing connections and tracker sockets to (tests give each client
     /// its own 127.0.0.X).
     pub bind_ip: Option<IpAddr>,
@@ -53,6 +60,7 @@ impl Default for SessionConfig {
         SessionConfig {
             peer_id: None,
             listen_port: 6881,
+            listen: None,
             bind_ip: None,
             tracker: TrackerClientConfig::default(),
             max_peers_per_torrent: DEFAULT_MAX_PEERS,
@@ -67,6 +75,8 @@ pub struct AddTorrent {
     pub save_dir: PathBuf,
     /// Peers to try besides those trackers return.
     pub peers: Vec<SocketAddr>,
+    /// Only upload: never request pieces (what `ferrent seed` does with partial data).
+    pub upload_only: bool,
 }
 
 impl AddTorrent {
@@ -75,6 +85,7 @@ impl AddTorrent {
         AddTorrent {
             save_dir: save_dir.into(),
             peers: Vec::new(),
+            upload_only: false,
         }
     }
 }
@@ -92,16 +103,41 @@ pub enum SessionError {
     /// The torrent cannot be downloaded by this version.
     #[error("{0}")]
     Unsupported(String),
+    /// The listen socket could not be opened.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
     /// A background task failed.
     #[error("internal task failed: {0}")]
     Task(String),
 }
+
+/// Where incoming connections are routed: the torrents by the 20-byte info-hash of their
+/// handshake.
+type Registry = Arc<Mutex<HashMap<Id20, mpsc::Sender<DriverEvent>>>>;
+
+/// Incoming connections whose handshake is being read at once; more wait in the kernel's
+/// accept queue. Bounds the memory a connection flood can take.
+pub const MAX_PENDING_HANDSHAKES: usize = 64;
 
 /// The engine: create one, add torrents to it.
 pub struct Session {
     config: SessionConfig,
     peer_id: Id20,
     tracker: Arc<TrackerClient>,
+    registry: Registry,
+    local_addr: Option<SocketAddr>,
+    cancel: CancellationToken,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
 }
 
 impl Session {
@@ -114,13 +150,41 @@ impl Session {
             if ip.is_ipv4() {
                 config.tracker.udp_bind_v4 = SocketAddr::new(ip, 0);
             }
+            config.tracker.http_bind = Some(ip);
         }
+
         let tracker = Arc::new(TrackerClient::new(config.tracker.clone())?);
+        let registry: Registry = Arc::default();
+        let cancel = CancellationToken::new();
+        let mut local_addr = None;
+        if let Some(addr) = config.listen {
+            let listener = bind_listener(addr)?;
+            let bound = listener
+                .local_addr()
+                .map_err(|e| SessionError::Listen { addr, source: e })?;
+            config.listen_port = bound.port();
+            local_addr = Some(bound);
+            let ours = (peer_id, TorrentCore::our_reserved());
+            tokio::spawn(accept_loop(
+                listener,
+                registry.clone(),
+                ours,
+                cancel.clone(),
+            ));
+        }
         Ok(Session {
             config,
             peer_id,
             tracker,
+            registry,
+            local_addr,
+            cancel,
         })
+    }
+
+    /// The address the listener is bound to, if there is one.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.local_addr
     }
 
     /// Our peer id.
@@ -175,9 +239,24 @@ impl Session {
         for piece in &have {
             let _ = core.set_have(*piece);
         }
+        if add.upload_only {
+            let none = vec![0u8; layout.num_pieces() as usize];
+            core.set_priorities(&none)
+                .map_err(|e| SessionError::Unsupported(format!("priorities: {e}")))?;
+            let have_bytes = core.picker().stats().bytes_have;
+            stats.wanted_bytes.store(have_bytes, Ordering::Relaxed);
+        }
         stats
             .pieces_resumed
             .store(have.len() as u32, Ordering::Relaxed);
+        // Published before the driver starts, so the caller sees it right away.
+        let picked = core.picker().stats();
+        stats
+            .pieces_have
+            .store(picked.pieces_have, Ordering::Relaxed);
+        stats
+            .verified_bytes
+            .store(picked.bytes_have, Ordering::Relaxed);
         let initial = if core.is_complete() {
             TorrentState::Complete
         } else {
@@ -188,11 +267,15 @@ impl Session {
         let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
         let cancel = CancellationToken::new();
 
-        let own_addrs = self
+        let mut own_addrs: Vec<SocketAddr> = self
             .config
             .bind_ip
             .map(|ip| vec![SocketAddr::new(ip, self.config.listen_port)])
             .unwrap_or_default();
+        own_addrs.extend(self.local_addr);
+        if let Ok(mut reg) = self.registry.lock() {
+            reg.insert(meta.info_hash().wire_id(), events_tx.clone());
+        }
         let driver = Driver::new(DriverParts {
             meta: meta.clone(),
             storage,
@@ -280,4 +363,80 @@ async fn check_existing(
     })
     .await
     .map_err(|e| SessionError::Task(e.to_string()))?
+}
+
+fn bind_listener(addr: SocketAddr) -> Result<TcpListener, SessionError> {
+    let err = |source| SessionError::Listen { addr, source };
+    let std_listener = std::net::TcpListener::bind(addr).map_err(err)?;
+    std_listener.set_nonblocking(true).map_err(err)?;
+    TcpListener::from_std(std_listener).map_err(err)
+}
+
+/// Accepts connections, reads each handshake (bounded in time and in how many at once), and
+/// hands the connection to the torrent it names; unknown info-hashes are closed (issue 4).
+async fn accept_loop(
+    listener: TcpListener,
+    registry: Registry,
+    ours: (Id20, Reserved),
+    cancel: CancellationToken,
+) {
+    let pending = Arc::new(tokio::sync::Semaphore::new(MAX_PENDING_HANDSHAKES));
+    loop {
+        let Ok(permit) = pending.clone().acquire_owned().await else {
+            return;
+        };
+        let accepted = tokio::select! {
+            _ = cancel.cancelled() => return,
+            a = listener.accept() => a,
+        };
+        let (stream, addr) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::debug!("accept failed: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let registry = registry.clone();
+        tokio::spawn(async move {
+            if let Err(reason) = incoming(stream, addr, &registry, ours).await {
+                tracing::debug!(%addr, "incoming connection dropped: {reason}");
+            }
+            drop(permit);
+        });
+    }
+}
+
+async fn incoming(
+    mut stream: TcpStream,
+    addr: SocketAddr,
+    registry: &Registry,
+    (peer_id, reserved): (Id20, Reserved),
+) -> Result<(), String> {
+    let _ = stream.set_nodelay(true);
+    let (theirs, leftover) = crate::peer::read_handshake(&mut stream).await?;
+    let torrent = registry
+        .lock()
+        .map_err(|_| "registry poisoned".to_string())?
+        .get(&theirs.info_hash)
+        .cloned()
+        .ok_or_else(|| format!("unknown info-hash {}", theirs.info_hash))?;
+    let hs = Handshake {
+        reserved,
+        info_hash: theirs.info_hash,
+        peer_id,
+    };
+    stream
+        .write_all(&hs.to_bytes())
+        .await
+        .map_err(|e| format!("send handshake: {e}"))?;
+    torrent
+        .send(DriverEvent::Incoming {
+            addr,
+            stream,
+            theirs,
+            leftover,
+        })
+        .await
+        .map_err(|_| "torrent stopped".to_string())
 }

@@ -2,13 +2,12 @@
 //! on a terminal and plain periodic lines otherwise.
 
 use std::io::IsTerminal;
-use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use bytesize::ByteSize;
-use ferrent::{AddTorrent, Session, SessionConfig, StatsSnapshot, TorrentState};
+use ferrent::{AddTorrent, StatsSnapshot, TorrentState};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// How often the progress display refreshes.
@@ -25,21 +24,16 @@ pub struct Args {
     /// Directory to download into (the torrent's file or folder is created inside it).
     #[arg(short = 'o', long = "output", default_value = ".")]
     pub output: PathBuf,
-    /// A peer to connect to directly, IP:PORT (repeatable); no tracker needed.
-    #[arg(long = "peer", value_name = "IP:PORT")]
-    pub peers: Vec<SocketAddr>,
-    /// The port we tell trackers and peers we listen on (0 = any).
-    #[arg(long, default_value_t = 6881)]
-    pub port: u16,
-    /// Local IP address for outgoing connections and tracker traffic.
-    #[arg(long, value_name = "IP")]
-    pub bind: Option<IpAddr>,
     /// Give up when no new data arrived for this long (e.g. 90s, 5m).
     #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
     pub timeout: Duration,
-    /// Base of the UDP tracker retransmission timeout (BEP 15 says 15s).
-    #[arg(long, default_value = "15s", value_parser = humantime::parse_duration, hide = true)]
-    pub udp_retry_base: Duration,
+    /// Keep seeding after the download completes (until Ctrl-C, --ratio or --seed-time).
+    #[arg(long)]
+    pub seed: bool,
+    #[command(flatten)]
+    pub net: super::seed::NetArgs,
+    #[command(flatten)]
+    pub until: super::seed::SeedLimits,
 }
 
 /// Runs `ferrent download`.
@@ -53,20 +47,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 async fn download(args: Args, meta: ferrent_core::Metainfo) -> anyhow::Result<()> {
-    let mut config = SessionConfig {
-        listen_port: if args.port == 0 { 6881 } else { args.port },
-        bind_ip: args.bind,
-        ..SessionConfig::default()
-    };
-    config.tracker.udp_retry.base = args.udp_retry_base;
-    let session = Session::new(config)?;
+    let session = args.net.session()?;
     let name = meta.name().to_owned();
     let no_trackers = meta.trackers().is_empty();
-    if no_trackers && args.peers.is_empty() {
+    if no_trackers && args.net.peers.is_empty() {
         bail!("{name}: the torrent has no trackers and no --peer was given: nowhere to find peers");
     }
     let mut add = AddTorrent::new(&args.output);
-    add.peers = args.peers.clone();
+    add.peers = args.net.peers.clone();
     let start = Instant::now();
     let mut torrent = session
         .add_torrent(meta, add)
@@ -103,29 +91,15 @@ async fn download(args: Args, meta: ferrent_core::Metainfo) -> anyhow::Result<()
     };
     view.finish();
     let (state, s) = outcome;
+    if state == TorrentState::Complete && args.seed {
+        print_complete(&name, &s, start.elapsed());
+        return super::seed::seed_until(&name, torrent, &args.until).await;
+    }
     torrent.stop().await;
     let elapsed = start.elapsed();
     match state {
         TorrentState::Complete => {
-            let fetched = s.downloaded;
-            let rate = fetched as f64 / elapsed.as_secs_f64().max(1e-3);
-            println!(
-                "{name}: complete, {} in {:.1} s ({}/s average), {} of {} pieces fetched, {} resumed{}",
-                ByteSize::b(fetched).display().iec(),
-                elapsed.as_secs_f64(),
-                ByteSize::b(rate as u64).display().iec(),
-                s.pieces_total - s.pieces_resumed,
-                s.pieces_total,
-                s.pieces_resumed,
-                if s.hash_failures > 0 {
-                    format!(
-                        ", {} pieces failed their hash and were fetched again",
-                        s.hash_failures
-                    )
-                } else {
-                    String::new()
-                },
-            );
+            print_complete(&name, &s, elapsed);
             Ok(())
         }
         TorrentState::Failed => bail!("{name}: {}", s.error.unwrap_or_else(|| "failed".into())),
@@ -151,6 +125,27 @@ async fn download(args: Args, meta: ferrent_core::Metainfo) -> anyhow::Result<()
             )
         }
     }
+}
+
+fn print_complete(name: &str, s: &StatsSnapshot, elapsed: Duration) {
+    let rate = s.downloaded as f64 / elapsed.as_secs_f64().max(1e-3);
+    let failed = if s.hash_failures > 0 {
+        format!(
+            ", {} pieces failed their hash and were fetched again",
+            s.hash_failures
+        )
+    } else {
+        String::new()
+    };
+    println!(
+        "{name}: complete, {} in {:.1} s ({}/s average), {} of {} pieces fetched, {} resumed{failed}",
+        ByteSize::b(s.downloaded).display().iec(),
+        elapsed.as_secs_f64(),
+        ByteSize::b(rate as u64).display().iec(),
+        s.pieces_total - s.pieces_resumed,
+        s.pieces_total,
+        s.pieces_resumed,
+    );
 }
 
 fn percent(s: &StatsSnapshot) -> f64 {
@@ -212,9 +207,9 @@ impl Progress {
             _ => "",
         };
         let msg = format!(
-            "{state}down {}/s up {}/s peers {}/{} eta {eta}",
+            "{state}down {}/s up {} peers {}/{} eta {eta}",
             ByteSize::b(self.rate as u64).display().iec(),
-            ByteSize::b(0).display().iec(),
+            ByteSize::b(s.uploaded).display().iec(),
             s.peers_connected,
             s.peers_known,
         );

@@ -3,4 +3,5 @@
 pub mod create;
 pub mod download;
 pub mod info;
+pub mod seed;
 pub mod tracker;

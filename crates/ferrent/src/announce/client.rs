@@ -25,6 +25,9 @@ pub struct TrackerClientConfig {
     pub udp_bind_v4: SocketAddr,
     /// User-Agent header.
     pub user_agent: String,
+    /// Local IP for HTTP tracker connections: the tracker records the address a request comes
+    /// from, so it must be the one peers can reach us on.
+    pub http_bind: Option<std::net::IpAddr>,
 }
 
 impl Default for TrackerClientConfig {
@@ -34,6 +37,7 @@ impl Default for TrackerClientConfig {
             udp_retry: UdpRetry::default(),
             udp_bind_v4: SocketAddr::from(([0, 0, 0, 0], 0)),
             user_agent: format!("ferrent/{}", env!("CARGO_PKG_VERSION")),
+            http_bind: None,
         }
     }
 }
@@ -56,6 +60,7 @@ impl TrackerClient {
             .timeout(config.http_timeout)
             .user_agent(config.user_agent.clone())
             .redirect(reqwest::redirect::Policy::limited(3))
+            .local_address(config.http_bind)
             .build()
             .map_err(|e| AnnounceError::Transport(format!("cannot set up HTTP client: {e}")))?;
         Ok(TrackerClient {

@@ -50,6 +50,9 @@ pub enum Action {
         /// Its bytes.
         data: Vec<u8>,
     },
+    /// Read this block from storage and send it to `peer` as a `piece` message, then call
+    /// [`TorrentCore::upload_done`]. The piece is verified (we only serve what we have).
+    Upload(ConnId, wire::BlockRequest),
     /// Peers whose blocks were in a piece that failed its hash (for smart ban, issue 4).
     HashFailed {
         /// The piece.
@@ -79,6 +82,12 @@ struct PeerState {
     /// A bitfield / have all / have none was received or can no longer come.
     saw_first_message: bool,
     peer_interested: bool,
+    /// We refuse its requests (BEP 3 `choke`); every peer starts choked.
+    am_choking: bool,
+    /// Block reads handed to the driver and not yet reported sent.
+    uploads_in_flight: u32,
+    /// Pieces the peer has told us it has (to spot seeds while we seed).
+    have_count: u32,
     ext: Option<ExtendedHandshake>,
 }
 
@@ -91,6 +100,8 @@ pub struct CoreCounters {
     pub wasted: u64,
     /// Pieces that failed their hash.
     pub hash_failures: u32,
+    /// Block bytes sent to peers.
+    pub uploaded: u64,
 }
 
 /// One torrent's protocol state (see the module doc for the driving contract).
@@ -206,6 +217,9 @@ impl TorrentCore {
                 fast,
                 saw_first_message: false,
                 peer_interested: false,
+                am_choking: true,
+                uploads_in_flight: 0,
+                have_count: 0,
                 ext: None,
             },
         );
@@ -279,23 +293,44 @@ impl TorrentCore {
                 | Message::Unknown { .. }
         );
         match msg {
-            Message::Bitfield(bits) => {
-                if !first {
-                    return Err("bitfield after the first message".into());
+            Message::Bitfield(bits) if !first => {
+                // aria2 sends a second bitfield mid-connection (swarm README, gotcha 16).
+                // Tolerated as a list of `have`s: it can only add pieces, never remove them.
+                let bf = Bitfield::from_bytes(&bits, self.num_pieces).map_err(|e| e.to_string())?;
+                for index in bf.ones() {
+                    self.picker.peer_have(conn, index).map_err(pe)?;
                 }
+                if let Some(p) = self.peers.get_mut(&conn) {
+                    p.have_count = p.have_count.max(bf.count_ones());
+                }
+            }
+            Message::Bitfield(bits) => {
                 peer.saw_first_message = true;
                 let bf = Bitfield::from_bytes(&bits, self.num_pieces).map_err(|e| e.to_string())?;
                 self.picker.peer_bitfield(conn, bf.as_bytes()).map_err(pe)?;
+                if let Some(p) = self.peers.get_mut(&conn) {
+                    p.have_count = bf.count_ones();
+                }
             }
             Message::HaveAll | Message::HaveNone if !fast => {
                 return Err("fast-extension message without the fast extension".into());
             }
-            Message::HaveAll => {
-                if !first {
-                    return Err("have all after the first message".into());
+            Message::HaveAll if !first => {
+                // aria2 sends `have all` once it completes, mid-connection. Tolerated as a
+                // `have` for every piece (bounded by the piece count).
+                for index in 0..self.num_pieces {
+                    self.picker.peer_have(conn, index).map_err(pe)?;
                 }
+                if let Some(p) = self.peers.get_mut(&conn) {
+                    p.have_count = self.num_pieces;
+                }
+            }
+            Message::HaveAll => {
                 peer.saw_first_message = true;
                 self.picker.peer_have_all(conn).map_err(pe)?;
+                if let Some(p) = self.peers.get_mut(&conn) {
+                    p.have_count = self.num_pieces;
+                }
             }
             Message::HaveNone => {
                 if !first {
@@ -310,27 +345,30 @@ impl TorrentCore {
                     return Err(format!("have for piece {index} of {}", self.num_pieces));
                 }
                 self.picker.peer_have(conn, index).map_err(pe)?;
+                if let Some(p) = self.peers.get_mut(&conn) {
+                    p.have_count = p.have_count.saturating_add(1).min(self.num_pieces);
+                }
             }
             Message::Choke => self.picker.peer_choked(conn).map_err(pe)?,
             Message::Unchoke => self.picker.peer_unchoked(conn).map_err(pe)?,
-            Message::Interested => peer.peer_interested = true,
-            Message::NotInterested => peer.peer_interested = false,
-            Message::Piece(block) => self.on_block(conn, block, now)?,
-            Message::Request(req) => {
-                // Uploading comes with the choker (issue 4); until then every peer stays choked,
-                // and under BEP 6 a request from a choked peer is rejected explicitly.
-                if req.length > wire::BLOCK_LEN {
-                    return Err(format!(
-                        "request of {} bytes (max {})",
-                        req.length,
-                        wire::BLOCK_LEN
-                    ));
-                }
-                if fast {
-                    self.actions
-                        .push_back(Action::Send(conn, Message::RejectRequest(req)));
+            Message::Interested => {
+                peer.peer_interested = true;
+                // Until the choker is wired in, every interested peer is unchoked (as the
+                // harness's clients are configured: unlimited upload slots).
+                if peer.am_choking {
+                    peer.am_choking = false;
+                    self.actions.push_back(Action::Send(conn, Message::Unchoke));
                 }
             }
+            Message::NotInterested => {
+                peer.peer_interested = false;
+                if !peer.am_choking {
+                    peer.am_choking = true;
+                    self.actions.push_back(Action::Send(conn, Message::Choke));
+                }
+            }
+            Message::Piece(block) => self.on_block(conn, block, now)?,
+            Message::Request(req) => self.on_request(conn, req)?,
             Message::RejectRequest(req) => {
                 if !fast {
                     return Err("reject without the fast extension".into());
@@ -369,8 +407,75 @@ impl TorrentCore {
                 p.saw_first_message = true;
             }
         }
+        let peer_is_seed = self
+            .peers
+            .get(&conn)
+            .is_some_and(|p| p.have_count == self.num_pieces);
+        if peer_is_seed && self.picker.stats().pieces_have == self.num_pieces {
+            // Two seeds have nothing to give each other.
+            self.actions
+                .push_back(Action::Close(conn, "both sides are seeds".into()));
+            return Ok(());
+        }
         self.fill(conn, now);
         Ok(())
+    }
+
+    /// A `request` (BEP 3). Requests for pieces we lack, past the end of a piece, or longer
+    /// than a block are protocol violations; requests from a choked peer are rejected (BEP 6)
+    /// or dropped; more than [`OUR_REQQ`] outstanding is a violation (we advertised that limit).
+    fn on_request(&mut self, conn: ConnId, req: wire::BlockRequest) -> Result<(), String> {
+        if req.length == 0 || req.length > wire::BLOCK_LEN {
+            return Err(format!(
+                "request of {} bytes (max {})",
+                req.length,
+                wire::BLOCK_LEN
+            ));
+        }
+        if req.index >= self.num_pieces {
+            return Err(format!(
+                "request for piece {} of {}",
+                req.index, self.num_pieces
+            ));
+        }
+        let piece_len = self.picker.geometry().piece_len(req.index);
+        if u64::from(req.begin) + u64::from(req.length) > u64::from(piece_len) {
+            return Err(format!(
+                "request {}+{} past the end of piece {} ({piece_len} bytes)",
+                req.begin, req.length, req.index
+            ));
+        }
+        if !self.picker.have(req.index) {
+            return Err(format!(
+                "request for piece {} which we do not have",
+                req.index
+            ));
+        }
+        let Some(peer) = self.peers.get_mut(&conn) else {
+            return Ok(());
+        };
+        if peer.am_choking {
+            if peer.fast {
+                self.actions
+                    .push_back(Action::Send(conn, Message::RejectRequest(req)));
+            }
+            return Ok(());
+        }
+        if peer.uploads_in_flight >= OUR_REQQ {
+            return Err(format!("more than {OUR_REQQ} outstanding requests"));
+        }
+        peer.uploads_in_flight += 1;
+        self.actions.push_back(Action::Upload(conn, req));
+        Ok(())
+    }
+
+    /// An [`Action::Upload`] finished: `sent` bytes went to the peer (0 if the read failed or
+    /// the peer was gone).
+    pub fn upload_done(&mut self, conn: ConnId, sent: u32) {
+        self.counters.uploaded += u64::from(sent);
+        if let Some(p) = self.peers.get_mut(&conn) {
+            p.uploads_in_flight = p.uploads_in_flight.saturating_sub(1);
+        }
     }
 
     fn on_block(&mut self, conn: ConnId, block: wire::Block, now: Instant) -> Result<(), String> {
@@ -420,9 +525,15 @@ impl TorrentCore {
         match check {
             PieceCheck::Verified => {
                 if self.picker.on_piece_verified(piece).is_ok() {
-                    for &conn in self.peers.keys() {
-                        self.actions
-                            .push_back(Action::Send(conn, Message::Have { index: piece }));
+                    let complete = self.picker.stats().pieces_have == self.num_pieces;
+                    for (&conn, p) in &self.peers {
+                        if complete && p.have_count == self.num_pieces {
+                            self.actions
+                                .push_back(Action::Close(conn, "both sides are seeds".into()));
+                        } else {
+                            self.actions
+                                .push_back(Action::Send(conn, Message::Have { index: piece }));
+                        }
                     }
                 }
             }

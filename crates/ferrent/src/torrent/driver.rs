@@ -26,6 +26,9 @@ pub const EVENT_QUEUE: usize = 2048;
 /// Most peer addresses remembered per torrent (from trackers, the command line, later DHT/PEX).
 pub const MAX_KNOWN_PEERS: usize = 2000;
 
+/// Block reads for uploads running at once (each holds a 16 KiB buffer).
+pub const UPLOAD_READS: usize = 64;
+
 /// New connection attempts started per tick (one tick a second).
 pub const CONNECTS_PER_TICK: usize = 10;
 
@@ -47,6 +50,24 @@ pub enum DriverEvent {
     },
     /// More peers to try (e.g. from the command line).
     AddPeers(Vec<SocketAddr>),
+    /// An incoming connection whose handshake named this torrent; ours was already sent.
+    Incoming {
+        /// The peer's address.
+        addr: SocketAddr,
+        /// The connection.
+        stream: tokio::net::TcpStream,
+        /// The peer's handshake.
+        theirs: Handshake,
+        /// Bytes that followed its handshake.
+        leftover: bytes::BytesMut,
+    },
+    /// An [`Action::Upload`] finished with `sent` bytes sent.
+    Uploaded {
+        /// The connection.
+        conn: ConnId,
+        /// Bytes sent (0 when the read failed or the peer was gone).
+        sent: u32,
+    },
 }
 
 impl From<PeerEvent> for DriverEvent {
@@ -86,6 +107,7 @@ pub(crate) struct Driver {
     next_conn: ConnId,
     connecting: usize,
     hash_slots: Arc<Semaphore>,
+    read_slots: Arc<Semaphore>,
 }
 
 impl Driver {
@@ -99,6 +121,7 @@ impl Driver {
             next_conn: 1,
             connecting: 0,
             hash_slots: Arc::new(Semaphore::new(cores * 2)),
+            read_slots: Arc::new(Semaphore::new(UPLOAD_READS)),
         }
     }
 
@@ -200,6 +223,26 @@ impl Driver {
                 self.add_known(peers);
                 self.connect_more(now);
             }
+            DriverEvent::Incoming {
+                addr,
+                stream,
+                theirs,
+                leftover,
+            } => {
+                if self.commands.len() + self.connecting >= self.p.max_peers {
+                    tracing::debug!(%addr, "incoming connection refused: connection limit");
+                    return;
+                }
+                let conn = self.next_conn;
+                self.next_conn += 1;
+                self.connecting += 1;
+                self.conn_addr.insert(conn, addr);
+                let events = self.p.events_tx.clone();
+                tokio::spawn(peer::run_connected(
+                    conn, addr, stream, theirs, leftover, events,
+                ));
+            }
+            DriverEvent::Uploaded { conn, sent } => self.p.core.upload_done(conn, sent),
             DriverEvent::AddPeers(peers) => {
                 self.add_known(peers);
                 self.connect_more(now);
@@ -236,9 +279,6 @@ impl Driver {
     }
 
     fn connect_more(&mut self, now: Instant) {
-        if self.p.core.is_complete() {
-            return; // downloading only; seeding connections come with the listener
-        }
         let busy = self.commands.len() + self.connecting;
         let room = self.p.max_peers.saturating_sub(busy).min(CONNECTS_PER_TICK);
         let candidates: Vec<SocketAddr> = self
@@ -282,6 +322,7 @@ impl Driver {
                     self.commands.remove(&conn);
                 }
                 Action::Verify { piece, data } => self.verify(piece, data),
+                Action::Upload(conn, req) => self.upload(conn, req),
                 Action::HashFailed {
                     piece,
                     contributors,
@@ -348,12 +389,52 @@ impl Driver {
         });
     }
 
+    /// Reads a block on the blocking pool and queues it to the peer; reports back so the core
+    /// can count it. At most [`UPLOAD_READS`] reads hold buffers at once.
+    fn upload(&mut self, conn: ConnId, req: ferrent_proto::wire::BlockRequest) {
+        let events = self.p.events_tx.clone();
+        let Some(tx) = self.commands.get(&conn).cloned() else {
+            let _ = events.try_send(DriverEvent::Uploaded { conn, sent: 0 });
+            return;
+        };
+        let storage = self.p.storage.clone();
+        let slots = self.read_slots.clone();
+        tokio::spawn(async move {
+            let mut sent = 0;
+            if let Ok(_permit) = slots.acquire_owned().await {
+                let read = tokio::task::spawn_blocking(move || {
+                    let piece = storage.layout().piece(req.index)?;
+                    let mut buf = vec![0u8; req.length as usize];
+                    storage.read(piece, req.begin, &mut buf).ok()?;
+                    Some(buf)
+                })
+                .await;
+                if let Ok(Some(data)) = read {
+                    let block = ferrent_proto::wire::Block {
+                        index: req.index,
+                        begin: req.begin,
+                        data: data.into(),
+                    };
+                    if tx
+                        .send(PeerCommand::Send(Message::Piece(block)))
+                        .await
+                        .is_ok()
+                    {
+                        sent = req.length;
+                    }
+                }
+            }
+            let _ = events.send(DriverEvent::Uploaded { conn, sent }).await;
+        });
+    }
+
     fn update_stats(&mut self) {
         let s = &self.p.stats;
         let pick = self.p.core.picker().stats();
         let c = self.p.core.counters();
         s.downloaded.store(c.downloaded, Ordering::Relaxed);
         s.wasted.store(c.wasted, Ordering::Relaxed);
+        s.uploaded.store(c.uploaded, Ordering::Relaxed);
         s.hash_failures.store(c.hash_failures, Ordering::Relaxed);
         s.pieces_have.store(pick.pieces_have, Ordering::Relaxed);
         s.verified_bytes.store(pick.bytes_have, Ordering::Relaxed);
