@@ -17,6 +17,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run a whole swarm on loopback: tracker, seeder and downloader (no internet needed).
+    Demo(commands::demo::Args),
     /// Show what a .torrent file or magnet link describes.
     Info(commands::info::Args),
     /// Create a .torrent file from a file or directory.
@@ -40,6 +42,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
+        Command::Demo(a) => commands::demo::run(a),
         Command::Info(a) => commands::info::run(a),
         Command::Create(a) => commands::create::run(a),
         Command::Download(a) => commands::download::run(a),

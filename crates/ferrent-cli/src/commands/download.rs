@@ -157,7 +157,7 @@ fn percent(s: &StatsSnapshot) -> f64 {
 }
 
 /// The live display: an indicatif bar on a terminal, a line every few seconds otherwise.
-struct Progress {
+pub(crate) struct Progress {
     bar: Option<ProgressBar>,
     name: String,
     last_line: Instant,
@@ -166,7 +166,7 @@ struct Progress {
 }
 
 impl Progress {
-    fn new(name: &str, total: u64) -> Self {
+    pub(crate) fn new(name: &str, total: u64) -> Self {
         let bar = std::io::stdout().is_terminal().then(|| {
             let b = ProgressBar::new(total);
             let style = ProgressStyle::with_template(
@@ -187,7 +187,7 @@ impl Progress {
         }
     }
 
-    fn update(&mut self, s: &StatsSnapshot) {
+    pub(crate) fn update(&mut self, s: &StatsSnapshot) {
         let now = Instant::now();
         let dt = now.duration_since(self.last_sample.0).as_secs_f64();
         if dt >= 0.5 {
@@ -233,7 +233,7 @@ impl Progress {
         }
     }
 
-    fn finish(&self) {
+    pub(crate) fn finish(&self) {
         if let Some(b) = &self.bar {
             b.finish_and_clear();
         }

@@ -1,6 +1,7 @@
 //! One module per subcommand: each has `Args` (clap) and `run(Args) -> anyhow::Result<()>`.
 
 pub mod create;
+pub mod demo;
 pub mod download;
 pub mod info;
 pub mod seed;
