@@ -27,6 +27,8 @@ enum Command {
     Download(commands::download::Args),
     /// Verify a torrent's data and upload it to the swarm.
     Seed(commands::seed::Args),
+    /// Share a file or directory: create its torrent, run a tracker and seed it.
+    Share(commands::share::Args),
     /// Run a BitTorrent tracker (HTTP and UDP).
     Tracker(commands::tracker::Args),
 }
@@ -47,6 +49,7 @@ fn main() -> ExitCode {
         Command::Create(a) => commands::create::run(a),
         Command::Download(a) => commands::download::run(a),
         Command::Seed(a) => commands::seed::run(a),
+        Command::Share(a) => commands::share::run(a),
         Command::Tracker(a) => commands::tracker::run(a),
     };
     match result {
