@@ -1,0 +1,250 @@
+//! Shared by the CLI's interop tests: one private swarm per test (its own `SWARM_DIR`, ports and
+//! 127.0.0.X addresses, so tests run in parallel), the real-client scripts of `../shared/swarm`,
+//! and child `ferrent` processes that are killed when the test ends, pass or fail.
+#![allow(dead_code)] // each test file uses a different subset
+
+use std::fs::File;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Where the real-client harness lives; a missing harness fails the test with the fix.
+pub fn swarm_scripts() -> PathBuf {
+    let dir = std::env::var_os("FERRENT_SWARM_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/swarm"));
+    assert!(
+        dir.join("seed").exists(),
+        "swarm harness not found at {} (set FERRENT_SWARM_DIR; install the clients with its `install`)",
+        dir.display()
+    );
+    dir
+}
+
+/// A free TCP (and UDP) port on `ip`.
+pub fn free_port(ip: Ipv4Addr) -> u16 {
+    for _ in 0..100 {
+        let Ok(t) = std::net::TcpListener::bind((ip, 0)) else {
+            continue;
+        };
+        let Ok(a) = t.local_addr() else { continue };
+        if std::net::UdpSocket::bind((ip, a.port())).is_ok() {
+            return a.port();
+        }
+    }
+    panic!("no free port on {ip}");
+}
+
+/// One test's swarm.
+pub struct Swarm {
+    pub scripts: PathBuf,
+    pub dir: tempfile::TempDir,
+    children: Vec<(String, Child)>,
+}
+
+impl Swarm {
+    pub fn new(name: &str) -> Self {
+        Swarm {
+            scripts: swarm_scripts(),
+            dir: tempfile::Builder::new()
+                .prefix(&format!("ferrent-{name}-"))
+                .tempdir()
+                .expect("tempdir"),
+            children: Vec::new(),
+        }
+    }
+
+    pub fn path(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p)
+    }
+
+    /// Runs a harness script to completion (bounded by the script's own --timeout / TTL).
+    pub fn script(&self, script: &str, args: &[&str]) -> Output {
+        self.script_env(script, args, &[])
+    }
+
+    pub fn script_env(&self, script: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let out = Command::new(self.scripts.join(script))
+            .args(args)
+            .env("SWARM_DIR", self.dir.path())
+            .envs(env.iter().copied())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {script}: {e}"));
+        eprintln!(
+            "$ {script} {}\n{}{}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    /// A payload made by `mkpayload` (`files` = 0 for a single file).
+    pub fn payload(&self, size: &str, files: u32) -> PathBuf {
+        let root = self.path("payload");
+        let mut args = vec![root.to_str().expect("utf-8").to_string(), size.to_string()];
+        let name = if files > 0 {
+            args.push("--files".into());
+            args.push(files.to_string());
+            format!("payload-{size}-{files}f")
+        } else {
+            format!("payload-{size}")
+        };
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        assert!(
+            self.script("mkpayload", &args).status.success(),
+            "mkpayload failed"
+        );
+        root.join(name)
+    }
+
+    /// A v1 torrent of `payload` made by libtorrent (`mktorrent-py`).
+    pub fn torrent(&self, payload: &Path, tracker: &str, piece_kib: u32) -> PathBuf {
+        let out = self.path("t.torrent");
+        let kib = piece_kib.to_string();
+        let args = [
+            payload.to_str().expect("utf-8"),
+            out.to_str().expect("utf-8"),
+            "--tracker",
+            tracker,
+            "--piece-kib",
+            &kib,
+        ];
+        assert!(
+            self.script("mktorrent-py", &args).status.success(),
+            "mktorrent-py failed"
+        );
+        out
+    }
+
+    /// Starts `ferrent ARGS` in the background, output to `<dir>/<log>.log`; killed on drop.
+    pub fn spawn_ferrent(&mut self, log: &str, args: &[&str]) -> PathBuf {
+        let log_path = self.path(&format!("{log}.log"));
+        let f = File::create(&log_path).expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_ferrent"))
+            .args(args)
+            .env("RUST_LOG", "ferrent=info")
+            .stdout(f.try_clone().expect("dup"))
+            .stderr(f)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("spawn ferrent");
+        self.children.push((log.to_string(), child));
+        log_path
+    }
+
+    /// Kills the background process started under `log` (SIGKILL: no clean shutdown).
+    pub fn kill9(&mut self, log: &str) {
+        if let Some(i) = self.children.iter().position(|(l, _)| l == log) {
+            let (_, mut c) = self.children.remove(i);
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Runs `ferrent ARGS` to completion (bounded by `timeout`), returning its output.
+    pub fn run_ferrent(&self, args: &[&str], timeout: Duration) -> Output {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ferrent"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("spawn ferrent");
+        let start = Instant::now();
+        while child.try_wait().expect("wait").is_none() {
+            if start.elapsed() > timeout {
+                let _ = child.kill();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let out = child.wait_with_output().expect("output");
+        eprintln!(
+            "$ ferrent {}\n{}{}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    /// Starts `ferrent tracker` on 127.0.0.1 (HTTP and UDP, one port) with a 2 s interval, so
+    /// peers that join later are found within seconds. Returns the HTTP announce URL.
+    pub fn ferrent_tracker(&mut self) -> (String, u16) {
+        let port = free_port(Ipv4Addr::LOCALHOST);
+        let addr = format!("127.0.0.1:{port}");
+        let log = self.spawn_ferrent(
+            "tracker",
+            &[
+                "tracker",
+                "--http",
+                &addr,
+                "--udp",
+                &addr,
+                "--interval",
+                "2",
+            ],
+        );
+        assert!(
+            wait_for_port(port, Duration::from_secs(10)),
+            "tracker did not start: {}",
+            read(&log)
+        );
+        (format!("http://{addr}/announce"), port)
+    }
+}
+
+impl Drop for Swarm {
+    fn drop(&mut self) {
+        for (_, c) in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = Command::new(self.scripts.join("seed"))
+            .args(["stop", "all"])
+            .env("SWARM_DIR", self.dir.path())
+            .output();
+        let _ = Command::new(self.scripts.join("tracker"))
+            .arg("stop")
+            .env("SWARM_DIR", self.dir.path())
+            .output();
+    }
+}
+
+pub fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+/// Waits (bounded) until `path` contains `needle`.
+pub fn wait_for_text(path: &Path, needle: &str, timeout: Duration) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if read(path).contains(needle) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+pub fn wait_for_port(port: u16, timeout: Duration) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+/// `leech CLIENT` from the harness must end with `verify=OK`.
+pub fn assert_leech_ok(out: &Output, client: &str) {
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("verify=OK"),
+        "{client} leecher failed:\n{text}"
+    );
+}
