@@ -129,7 +129,7 @@ async fn download(args: Args, meta: ferrent_core::Metainfo) -> anyhow::Result<()
 
 fn print_complete(name: &str, s: &StatsSnapshot, elapsed: Duration) {
     let rate = s.downloaded as f64 / elapsed.as_secs_f64().max(1e-3);
-    let failed = if s.hash_failures > 0 {
+    let mut failed = if s.hash_failures > 0 {
         format!(
             ", {} pieces failed their hash and were fetched again",
             s.hash_failures
@@ -137,6 +137,12 @@ fn print_complete(name: &str, s: &StatsSnapshot, elapsed: Duration) {
     } else {
         String::new()
     };
+    if s.peers_banned > 0 {
+        failed.push_str(&format!(
+            ", {} peers banned for corrupt data",
+            s.peers_banned
+        ));
+    }
     println!(
         "{name}: complete, {} in {:.1} s ({}/s average), {} of {} pieces fetched, {} resumed{failed}",
         ByteSize::b(s.downloaded).display().iec(),

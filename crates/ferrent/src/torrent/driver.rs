@@ -29,6 +29,14 @@ pub const MAX_KNOWN_PEERS: usize = 2000;
 /// Block reads for uploads running at once (each holds a 16 KiB buffer).
 pub const UPLOAD_READS: usize = 64;
 
+/// Hash failures a peer may contribute to before it is banned (smart ban, as libtorrent and
+/// Transmission do). A peer that alone sent every block of a failed piece is banned at once.
+pub const BAN_STRIKES: u32 = 3;
+
+/// Most addresses banned per torrent (a bound on the ban list; further liars are still
+/// disconnected on each failure).
+pub const MAX_BANNED: usize = 1024;
+
 /// New connection attempts started per tick (one tick a second).
 pub const CONNECTS_PER_TICK: usize = 10;
 
@@ -108,6 +116,8 @@ pub(crate) struct Driver {
     connecting: usize,
     hash_slots: Arc<Semaphore>,
     read_slots: Arc<Semaphore>,
+    strikes: HashMap<IpAddr, u32>,
+    banned: std::collections::HashSet<IpAddr>,
 }
 
 impl Driver {
@@ -122,6 +132,8 @@ impl Driver {
             connecting: 0,
             hash_slots: Arc::new(Semaphore::new(cores * 2)),
             read_slots: Arc::new(Semaphore::new(UPLOAD_READS)),
+            strikes: HashMap::new(),
+            banned: std::collections::HashSet::new(),
         }
     }
 
@@ -229,6 +241,10 @@ impl Driver {
                 theirs,
                 leftover,
             } => {
+                if self.banned.contains(&addr.ip()) {
+                    tracing::debug!(%addr, "incoming connection refused: banned");
+                    return;
+                }
                 if self.commands.len() + self.connecting >= self.p.max_peers {
                     tracing::debug!(%addr, "incoming connection refused: connection limit");
                     return;
@@ -284,7 +300,11 @@ impl Driver {
         let candidates: Vec<SocketAddr> = self
             .known
             .iter()
-            .filter(|(_, k)| !k.connecting_or_connected && k.next_attempt.is_none_or(|t| t <= now))
+            .filter(|(a, k)| {
+                !k.connecting_or_connected
+                    && k.next_attempt.is_none_or(|t| t <= now)
+                    && !self.banned.contains(&a.ip())
+            })
             .map(|(a, _)| *a)
             .take(room)
             .collect();
@@ -327,14 +347,46 @@ impl Driver {
                     piece,
                     contributors,
                 } => {
-                    let addrs: Vec<_> = contributors
-                        .iter()
-                        .filter_map(|c| self.conn_addr.get(c))
-                        .collect();
-                    tracing::warn!(piece, ?addrs, "piece failed its hash check");
+                    self.smart_ban(piece, &contributors);
                 }
             }
         }
+    }
+
+    /// A piece failed its hash: every address that sent blocks of it gets a strike; the only
+    /// contributor, or one with [`BAN_STRIKES`] strikes, is banned for the session and its
+    /// connections closed (issue 4, smart ban).
+    fn smart_ban(&mut self, piece: u32, contributors: &[ConnId]) {
+        let mut ips: Vec<IpAddr> = contributors
+            .iter()
+            .filter_map(|c| self.conn_addr.get(c))
+            .map(|a| a.ip())
+            .collect();
+        ips.sort();
+        ips.dedup();
+        tracing::warn!(piece, ?ips, "piece failed its hash check");
+        let sole = ips.len() == 1;
+        for ip in ips {
+            let strikes = self.strikes.entry(ip).or_insert(0);
+            *strikes += 1;
+            if (sole || *strikes >= BAN_STRIKES) && self.banned.len() < MAX_BANNED {
+                tracing::warn!(%ip, strikes = *strikes, "banning peer that sent corrupt data");
+                self.banned.insert(ip);
+                let conns: Vec<ConnId> = self
+                    .conn_addr
+                    .iter()
+                    .filter(|(_, a)| a.ip() == ip)
+                    .map(|(c, _)| *c)
+                    .collect();
+                for c in conns {
+                    self.commands.remove(&c);
+                }
+            }
+        }
+        self.p
+            .stats
+            .peers_banned
+            .store(self.banned.len() as u32, Ordering::Relaxed);
     }
 
     fn send(&mut self, conn: ConnId, msg: Message) {

@@ -57,6 +57,7 @@ pub struct TorrentStats {
     pub(crate) hash_failures: AtomicU32,
     pub(crate) peers_connected: AtomicU32,
     pub(crate) peers_known: AtomicU32,
+    pub(crate) peers_banned: AtomicU32,
     pub(crate) checked_pieces: AtomicU64,
     error: Mutex<Option<String>>,
     tracker_error: Mutex<Option<String>>,
@@ -91,6 +92,8 @@ pub struct StatsSnapshot {
     pub peers_connected: u32,
     /// Peer addresses known.
     pub peers_known: u32,
+    /// Addresses banned for sending data that failed hash checks.
+    pub peers_banned: u32,
     /// Pieces looked at so far by the start-up check.
     pub checked_pieces: u64,
     /// Why the torrent failed, when it did.
@@ -156,6 +159,7 @@ impl TorrentStats {
             hash_failures: r32(&self.hash_failures),
             peers_connected: r32(&self.peers_connected),
             peers_known: r32(&self.peers_known),
+            peers_banned: r32(&self.peers_banned),
             checked_pieces: r(&self.checked_pieces),
             error: self.error(),
             tracker_error: self.tracker_error(),

@@ -1,0 +1,186 @@
+//! Bad peers and bad disks, with real programs: a libtorrent seeder serving corrupt data is
+//! banned while the download completes from an honest aria2 seeder; a full disk stops the
+//! download with an error naming the file, and a rerun after the cause is gone completes.
+
+mod support;
+
+use std::io::{Seek, SeekFrom, Write};
+use std::path::Path;
+use std::time::Duration;
+
+use support::{Swarm, free_port};
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read_dir") {
+        let e = e.expect("entry");
+        let dst = to.join(e.file_name());
+        if e.file_type().expect("type").is_dir() {
+            copy_tree(&e.path(), &dst);
+        } else {
+            std::fs::copy(e.path(), dst).expect("copy");
+        }
+    }
+}
+
+#[test]
+fn corrupt_seeder_is_banned_and_download_completes() {
+    let mut s = Swarm::new("smart-ban");
+    let (tracker, _) = s.ferrent_tracker();
+    let payload = s.payload("4M", 0);
+    let torrent = s.torrent(&payload, &tracker, 16);
+    let t = torrent.to_str().expect("utf-8");
+    let name = payload.file_name().expect("name").to_owned();
+
+    // The liar: a libtorrent seeder whose file is corrupted after its hash check passed.
+    let bad_root = s.path("bad");
+    copy_tree(payload.parent().expect("root"), &bad_root);
+    let lt_port = free_port("127.0.2.71".parse().expect("ip")).to_string();
+    let bad = bad_root.to_str().expect("utf-8");
+    assert!(
+        s.script(
+            "seed",
+            &["libtorrent", t, bad, &lt_port, "--ip", "127.0.2.71"]
+        )
+        .status
+        .success()
+    );
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(bad_root.join(&name))
+        .expect("open");
+    for piece in 0..256u64 {
+        // One flipped byte per 16 KiB piece: every piece the liar sends fails its hash.
+        f.seek(SeekFrom::Start(piece * 16384 + 100)).expect("seek");
+        f.write_all(&[0xAA]).expect("corrupt");
+    }
+    f.sync_all().expect("sync");
+
+    // The honest seeder.
+    let good = payload
+        .parent()
+        .expect("root")
+        .to_str()
+        .expect("utf-8")
+        .to_string();
+    let a2_port = free_port("127.0.2.72".parse().expect("ip")).to_string();
+    assert!(
+        s.script("seed", &["aria2", t, &good, &a2_port, "--ip", "127.0.2.72"])
+            .status
+            .success()
+    );
+
+    let dl = s.path("dl");
+    let out = s.run_ferrent(
+        &[
+            "download",
+            t,
+            "-o",
+            dl.to_str().expect("utf-8"),
+            "--bind",
+            "127.0.2.73",
+            "--port",
+            "0",
+            "--timeout",
+            "40s",
+        ],
+        Duration::from_secs(90),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "download failed: {text}");
+    let verify = s.script(
+        "verify",
+        &[
+            payload.to_str().expect("utf-8"),
+            dl.join(&name).to_str().expect("utf-8"),
+        ],
+    );
+    assert!(verify.status.success(), "bytes differ");
+    // The liar was caught: failed pieces refetched and exactly one peer (127.0.2.71) banned.
+    assert!(
+        text.contains("failed their hash"),
+        "no hash failure seen: {text}"
+    );
+    assert!(
+        text.contains("1 peers banned for corrupt data"),
+        "liar not banned: {text}"
+    );
+}
+
+#[test]
+fn full_disk_stops_with_the_file_named_then_rerun_completes() {
+    let mut s = Swarm::new("disk-full");
+    let (tracker, _) = s.ferrent_tracker();
+    let payload = s.payload("3M", 4);
+    let torrent = s.torrent(&payload, &tracker, 64);
+    let t = torrent.to_str().expect("utf-8");
+    let root = payload
+        .parent()
+        .expect("root")
+        .to_str()
+        .expect("utf-8")
+        .to_string();
+    let port = free_port("127.0.2.81".parse().expect("ip")).to_string();
+    assert!(
+        s.script(
+            "seed",
+            &["libtorrent", t, &root, &port, "--ip", "127.0.2.81"]
+        )
+        .status
+        .success()
+    );
+
+    // The biggest file of the download goes to /dev/full: every write fails with ENOSPC.
+    let name = payload.file_name().expect("name").to_owned();
+    let dl = s.path("dl");
+    let biggest = std::fs::read_dir(&payload)
+        .expect("payload dir")
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .max_by_key(|e| e.metadata().map(|m| m.len()).unwrap_or(0))
+        .expect("a file")
+        .file_name();
+    std::fs::create_dir_all(dl.join(&name)).expect("mkdir");
+    let trap = dl.join(&name).join(&biggest);
+    std::os::unix::fs::symlink("/dev/full", &trap).expect("symlink");
+    let args = [
+        "download",
+        t,
+        "-o",
+        dl.to_str().expect("utf-8"),
+        "--bind",
+        "127.0.2.82",
+        "--port",
+        "0",
+        "--timeout",
+        "30s",
+    ];
+    let out = s.run_ferrent(&args, Duration::from_secs(60));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "download into a full disk succeeded");
+    assert!(
+        err.contains("No space left on device"),
+        "reason not given: {err}"
+    );
+    assert!(
+        err.contains(biggest.to_str().expect("utf-8")),
+        "file not named: {err}"
+    );
+
+    // The cause is gone: the same command completes.
+    std::fs::remove_file(&trap).expect("remove trap");
+    let out = s.run_ferrent(&args, Duration::from_secs(60));
+    assert!(
+        out.status.success(),
+        "rerun failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let verify = s.script(
+        "verify",
+        &[
+            payload.to_str().expect("utf-8"),
+            dl.join(&name).to_str().expect("utf-8"),
+        ],
+    );
+    assert!(verify.status.success(), "bytes differ after rerun");
+}
