@@ -1,6 +1,6 @@
 //! [`ResumeData::matches`]: is the saved bitfield still true of the files on disk?
 
-use ferrent_core::Id20;
+use ferrent_core::{Bitfield, Id20, Layout};
 
 use super::{ResumeData, ResumeFile};
 use crate::FileState;
@@ -72,7 +72,67 @@ pub enum FileMismatch {
     NoMtime,
 }
 
+/// What to do with each piece at start when only some files differ: see [`ResumeData::plan`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResumePlan {
+    /// Pieces claimed by the resume data that lie only in files still as saved (and pad
+    /// files): trust them without hashing.
+    pub trusted: Bitfield,
+    /// Pieces touching a file that differs: hash them ([`crate::Storage::hash_piece_v1`]), claimed
+    /// or not (a piece written after the last save may well be on disk).
+    pub recheck: Bitfield,
+    /// The files that differ, in layout order (for the log).
+    pub changed: Vec<(usize, FileMismatch)>,
+}
+
 impl ResumeData {
+    /// A finer verdict than [`ResumeData::matches`] for the common case after a crash, where only
+    /// the files written since the last save changed: the pieces that lie entirely in unchanged
+    /// files keep their saved state, the others are rechecked one by one. `Err` when the torrent
+    /// itself differs (info-hash, piece or file count of `layout`): recheck everything.
+    ///
+    /// Trusting a piece here rests on the same rule as [`ResumeData::matches`], per file: a file
+    /// with the saved size and mtime holds the saved bytes.
+    pub fn plan(
+        &self,
+        info_hash: Id20,
+        layout: &Layout,
+        current: &[FileState],
+    ) -> Result<ResumePlan, Mismatch> {
+        self.check_torrent(info_hash, layout.num_pieces(), current)?;
+        if layout.files().len() != current.len() {
+            return Err(Mismatch::FileCount {
+                recorded: self.files.len(),
+                current: layout.files().len(),
+            });
+        }
+        let changed: Vec<(usize, FileMismatch)> = self.file_mismatches(current).collect();
+        let mut dirty = vec![false; current.len()];
+        for &(i, _) in &changed {
+            if let Some(d) = dirty.get_mut(i) {
+                *d = true;
+            }
+        }
+        let mut trusted = Bitfield::new(layout.num_pieces());
+        let mut recheck = Bitfield::new(layout.num_pieces());
+        for piece in layout.pieces() {
+            let touches_changed = layout
+                .file_ranges(piece)
+                .any(|r| !r.pad && dirty.get(r.file).copied().unwrap_or(true));
+            let i = piece.get();
+            if touches_changed {
+                recheck.set(i, true);
+            } else if self.have.get(i) {
+                trusted.set(i, true);
+            }
+        }
+        Ok(ResumePlan {
+            trusted,
+            recheck,
+            changed,
+        })
+    }
+
     /// Whether this data may be trusted for the torrent with wire id `info_hash` and
     /// `num_pieces` pieces whose files are now as `current` says ([`crate::Storage::stat_files`]):
     /// same info-hash, piece count and file count, and every non-pad file with the saved size and

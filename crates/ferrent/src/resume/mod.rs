@@ -59,8 +59,11 @@
 //! [`ResumeData::matches`] against the torrent and [`crate::Storage::stat_files`]: `Ok` = trust
 //! [`ResumeData::have`] ("resumed N of M pieces"); `Err(Mismatch)` names the first file that
 //! differs: log it and recheck ([`ResumeData::mismatched_files`] lists them all). After a crash
-//! mid-download, files written after the last save have a newer mtime, so expect a recheck then;
-//! after a clean exit (final save after the last write) they match.
+//! mid-download, the files written after the last save have a newer mtime (and often a new size),
+//! so `matches` fails then; after a clean exit (final save after the last write) they match. To
+//! avoid hashing everything after a crash, use [`ResumeData::plan`] instead: pieces lying only in
+//! unchanged files keep their saved state ([`ResumePlan::trusted`]), only the pieces touching a
+//! changed file are hashed ([`ResumePlan::recheck`], with [`crate::Storage::hash_piece_v1`]).
 //!
 //! ```
 //! use ferrent::FileState;
@@ -96,7 +99,7 @@ use ferrent_core::{Bitfield, Id20};
 
 use crate::FileState;
 
-pub use check::{FileMismatch, Mismatch};
+pub use check::{FileMismatch, Mismatch, ResumePlan};
 pub use codec::ResumeError;
 pub use fsio::{load, save_atomic};
 pub use scheduler::{DEFAULT_SAVE_INTERVAL, ResumeScheduler, SaveTicket};

@@ -578,3 +578,54 @@ proptest! {
         prop_assert_eq!(ResumeData::decode(&data.encode()).ok(), Some(data));
     }
 }
+
+#[test]
+fn plan_rechecks_only_pieces_touching_changed_files() {
+    // Files of 6, 2 (pad), 4 and 4 bytes, pieces of 4: piece 0 = a[0..4], piece 1 = a[4..6] +
+    // pad, piece 2 = b, piece 3 = c.
+    let layout = Layout::new(4, [(6, false), (2, true), (4, false), (4, false)]).expect("layout");
+    let present = |len| FileState::Present {
+        len,
+        mtime: at(1_700_000_000, 1),
+    };
+    let saved = vec![present(6), FileState::Pad, present(4), FileState::Missing];
+    let mut have = Bitfield::new(4);
+    for i in [0, 1, 2] {
+        have.set(i, true);
+    }
+    let data = ResumeData::new(HASH, have, &saved);
+
+    let plan = data.plan(HASH, &layout, &saved).expect("same torrent");
+    assert_eq!(plan.trusted.ones().collect::<Vec<_>>(), vec![0, 1, 2]);
+    assert_eq!(plan.recheck.count_ones(), 0);
+    assert!(plan.changed.is_empty());
+
+    // After a crash: c was written (appeared) and a was rewritten (new mtime).
+    let mut now = saved.clone();
+    now[0] = FileState::Present {
+        len: 6,
+        mtime: at(1_700_000_009, 0),
+    };
+    now[3] = present(4);
+    let plan = data.plan(HASH, &layout, &now).expect("same torrent");
+    assert_eq!(plan.trusted.ones().collect::<Vec<_>>(), vec![2]);
+    assert_eq!(plan.recheck.ones().collect::<Vec<_>>(), vec![0, 1, 3]);
+    assert_eq!(
+        plan.changed,
+        vec![
+            (0, FileMismatch::Mtime),
+            (3, FileMismatch::Appeared { len: 4 })
+        ]
+    );
+
+    // Another torrent: no plan.
+    assert!(matches!(
+        data.plan(Id20([0; 20]), &layout, &saved),
+        Err(Mismatch::InfoHash { .. })
+    ));
+    let other = Layout::new(4, [(6, false), (2, true), (4, false), (8, false)]).expect("layout");
+    assert!(matches!(
+        data.plan(HASH, &other, &saved),
+        Err(Mismatch::PieceCount { .. })
+    ));
+}
