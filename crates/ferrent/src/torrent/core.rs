@@ -86,8 +86,9 @@ struct PeerState {
     am_choking: bool,
     /// Block reads handed to the driver and not yet reported sent.
     uploads_in_flight: u32,
-    /// Pieces the peer has told us it has (to spot seeds while we seed).
-    have_count: u32,
+    /// Pieces the peer has told us it has (to spot seeds while we seed). A set, not a count:
+    /// a repeated `have` must not make a leecher look like a seed.
+    has: Bitfield,
     ext: Option<ExtendedHandshake>,
 }
 
@@ -219,7 +220,7 @@ impl TorrentCore {
                 peer_interested: false,
                 am_choking: true,
                 uploads_in_flight: 0,
-                have_count: 0,
+                has: Bitfield::new(self.num_pieces),
                 ext: None,
             },
         );
@@ -301,7 +302,9 @@ impl TorrentCore {
                     self.picker.peer_have(conn, index).map_err(pe)?;
                 }
                 if let Some(p) = self.peers.get_mut(&conn) {
-                    p.have_count = p.have_count.max(bf.count_ones());
+                    for index in bf.ones() {
+                        p.has.set(index, true);
+                    }
                 }
             }
             Message::Bitfield(bits) => {
@@ -309,7 +312,7 @@ impl TorrentCore {
                 let bf = Bitfield::from_bytes(&bits, self.num_pieces).map_err(|e| e.to_string())?;
                 self.picker.peer_bitfield(conn, bf.as_bytes()).map_err(pe)?;
                 if let Some(p) = self.peers.get_mut(&conn) {
-                    p.have_count = bf.count_ones();
+                    p.has = bf;
                 }
             }
             Message::HaveAll | Message::HaveNone if !fast => {
@@ -322,14 +325,14 @@ impl TorrentCore {
                     self.picker.peer_have(conn, index).map_err(pe)?;
                 }
                 if let Some(p) = self.peers.get_mut(&conn) {
-                    p.have_count = self.num_pieces;
+                    p.has = Bitfield::full(self.num_pieces);
                 }
             }
             Message::HaveAll => {
                 peer.saw_first_message = true;
                 self.picker.peer_have_all(conn).map_err(pe)?;
                 if let Some(p) = self.peers.get_mut(&conn) {
-                    p.have_count = self.num_pieces;
+                    p.has = Bitfield::full(self.num_pieces);
                 }
             }
             Message::HaveNone => {
@@ -346,7 +349,7 @@ impl TorrentCore {
                 }
                 self.picker.peer_have(conn, index).map_err(pe)?;
                 if let Some(p) = self.peers.get_mut(&conn) {
-                    p.have_count = p.have_count.saturating_add(1).min(self.num_pieces);
+                    p.has.set(index, true);
                 }
             }
             Message::Choke => self.picker.peer_choked(conn).map_err(pe)?,
@@ -407,10 +410,7 @@ impl TorrentCore {
                 p.saw_first_message = true;
             }
         }
-        let peer_is_seed = self
-            .peers
-            .get(&conn)
-            .is_some_and(|p| p.have_count == self.num_pieces);
+        let peer_is_seed = self.peers.get(&conn).is_some_and(|p| p.has.all());
         if peer_is_seed && self.picker.stats().pieces_have == self.num_pieces {
             // Two seeds have nothing to give each other.
             self.actions
@@ -527,7 +527,7 @@ impl TorrentCore {
                 if self.picker.on_piece_verified(piece).is_ok() {
                     let complete = self.picker.stats().pieces_have == self.num_pieces;
                     for (&conn, p) in &self.peers {
-                        if complete && p.have_count == self.num_pieces {
+                        if complete && p.has.all() {
                             self.actions
                                 .push_back(Action::Close(conn, "both sides are seeds".into()));
                         } else {

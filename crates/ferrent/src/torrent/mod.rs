@@ -3,6 +3,8 @@
 
 mod announcer;
 mod core;
+#[cfg(test)]
+mod core_tests;
 mod driver;
 mod stats;
 
