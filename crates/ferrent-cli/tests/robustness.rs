@@ -184,3 +184,103 @@ fn full_disk_stops_with_the_file_named_then_rerun_completes() {
     );
     assert!(verify.status.success(), "bytes differ after rerun");
 }
+
+/// `--only` one file: that file is complete; files sharing no piece with it are never created;
+/// `--skip` takes a glob.
+#[test]
+fn only_and_skip_select_files() {
+    let mut s = Swarm::new("select");
+    let (tracker, _) = s.ferrent_tracker();
+    let payload = s.payload("4M", 12);
+    let torrent = s.torrent(&payload, &tracker, 16);
+    let t = torrent.to_str().expect("utf-8");
+    let root = payload
+        .parent()
+        .expect("root")
+        .to_str()
+        .expect("utf-8")
+        .to_string();
+    let port = free_port("127.0.2.91".parse().expect("ip")).to_string();
+    assert!(
+        s.script(
+            "seed",
+            &["libtorrent", t, &root, &port, "--ip", "127.0.2.91"]
+        )
+        .status
+        .success()
+    );
+
+    let info = s.run_ferrent(&["info", "--json", t], Duration::from_secs(20));
+    let v: serde_json::Value = serde_json::from_slice(&info.stdout).expect("json");
+    let piece = v["piece_length"].as_u64().expect("piece length");
+    let files: Vec<(usize, String, u64, u64)> = v["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .map(|f| {
+            let g = |k: &str| f[k].as_u64().expect("number");
+            (
+                g("index") as usize,
+                f["path"].as_str().expect("path").to_string(),
+                g("offset"),
+                g("length"),
+            )
+        })
+        .collect();
+    let pieces_of = |off: u64, len: u64| (off / piece, (off + len.max(1) - 1) / piece);
+    // The biggest file.
+    let want = files.iter().max_by_key(|f| f.3).expect("a file").clone();
+    let (w0, w1) = pieces_of(want.2, want.3);
+
+    let dl = s.path("dl");
+    let out = s.run_ferrent(
+        &[
+            "download",
+            t,
+            "-o",
+            dl.to_str().expect("utf-8"),
+            "--only",
+            &want.0.to_string(),
+            "--skip",
+            "*never-matches*",
+            "--bind",
+            "127.0.2.92",
+            "--port",
+            "0",
+            "--timeout",
+            "30s",
+        ],
+        Duration::from_secs(60),
+    );
+    assert!(
+        out.status.success(),
+        "selective download failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = std::fs::read(dl.join(&want.1)).expect("wanted file");
+    let name = payload.file_name().expect("name").to_str().expect("utf-8");
+    let inner = want
+        .1
+        .strip_prefix(&format!("{name}/"))
+        .expect("path under name");
+    assert_eq!(
+        got,
+        std::fs::read(payload.join(inner)).expect("original"),
+        "wanted file differs"
+    );
+    let mut absent = 0;
+    for (_, path, off, len) in &files {
+        let (a, b) = pieces_of(*off, *len);
+        if *len > 0 && (b < w0 || a > w1) {
+            assert!(
+                !dl.join(path).exists(),
+                "{path} shares no piece with the selection but was written"
+            );
+            absent += 1;
+        }
+    }
+    assert!(
+        absent > 0,
+        "the test payload should have files outside the selection"
+    );
+}

@@ -77,6 +77,10 @@ pub struct AddTorrent {
     pub peers: Vec<SocketAddr>,
     /// Only upload: never request pieces (what `ferrent seed` does with partial data).
     pub upload_only: bool,
+    /// Priority of each file by index (as `ferrent info` numbers them; 0 = skip, 1-7 = get,
+    /// higher first). `None`: every file at the default priority. A piece gets the highest
+    /// priority of the files it overlaps, so pieces shared with a wanted file are fetched.
+    pub file_priorities: Option<Vec<u8>>,
 }
 
 impl AddTorrent {
@@ -86,6 +90,7 @@ impl AddTorrent {
             save_dir: save_dir.into(),
             peers: Vec::new(),
             upload_only: false,
+            file_priorities: None,
         }
     }
 }
@@ -224,6 +229,10 @@ impl Session {
             .wanted_bytes
             .store(layout.total_length(), Ordering::Relaxed);
         stats.set_state(TorrentState::Checking);
+        let piece_prios = match &add.file_priorities {
+            Some(fp) => Some(piece_priorities(&layout, fp, &storage)?),
+            None => None,
+        };
 
         let have = check_existing(&meta, &storage, &stats).await?;
         let seed: u64 = rand::random();
@@ -238,6 +247,16 @@ impl Session {
         .map_err(|e| SessionError::Unsupported(format!("torrent geometry: {e}")))?;
         for piece in &have {
             let _ = core.set_have(*piece);
+        }
+        if let Some(prios) = &piece_prios {
+            core.set_priorities(prios)
+                .map_err(|e| SessionError::Unsupported(format!("priorities: {e}")))?;
+            let wanted: u64 = (0..layout.num_pieces())
+                .filter(|&i| prios.get(i as usize).is_some_and(|&p| p > 0))
+                .filter_map(|i| layout.piece(i))
+                .map(|p| u64::from(layout.piece_len(p)))
+                .sum();
+            stats.wanted_bytes.store(wanted, Ordering::Relaxed);
         }
         if add.upload_only {
             let none = vec![0u8; layout.num_pieces() as usize];
@@ -439,4 +458,38 @@ async fn incoming(
         })
         .await
         .map_err(|_| "torrent stopped".to_string())
+}
+
+/// Piece priorities from file priorities (the highest of the files a piece overlaps; pad files
+/// do not count), and the storage told which files are wanted.
+fn piece_priorities(
+    layout: &ferrent_core::Layout,
+    file_prios: &[u8],
+    storage: &Storage,
+) -> Result<Vec<u8>, SessionError> {
+    let files = layout.files();
+    if file_prios.len() != files.len() {
+        return Err(SessionError::Unsupported(format!(
+            "{} file priorities given for {} files",
+            file_prios.len(),
+            files.len()
+        )));
+    }
+    let max = crate::picker::MAX_PRIORITY;
+    let mut prios = vec![0u8; layout.num_pieces() as usize];
+    for piece in layout.pieces() {
+        let p = layout
+            .file_ranges(piece)
+            .filter(|r| !r.pad)
+            .map(|r| file_prios.get(r.file).copied().unwrap_or(0).min(max))
+            .max()
+            .unwrap_or(0);
+        if let Some(slot) = prios.get_mut(piece.get() as usize) {
+            *slot = p;
+        }
+    }
+    for (i, &p) in file_prios.iter().enumerate() {
+        storage.set_file_wanted(i, p > 0)?;
+    }
+    Ok(prios)
 }

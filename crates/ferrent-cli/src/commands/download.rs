@@ -27,6 +27,14 @@ pub struct Args {
     /// Give up when no new data arrived for this long (e.g. 90s, 5m).
     #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
     pub timeout: Duration,
+    /// Download only these files: indexes (as `ferrent info` shows them), ranges (2-5) or
+    /// globs on the path (`*.iso`), comma-separated or repeated. Pieces shared with a selected
+    /// file are fetched whole, so neighbouring files may get those bytes.
+    #[arg(long, value_delimiter = ',', value_name = "FILES")]
+    pub only: Vec<String>,
+    /// Skip these files (same forms as --only).
+    #[arg(long, value_delimiter = ',', value_name = "FILES")]
+    pub skip: Vec<String>,
     /// Keep seeding after the download completes (until Ctrl-C, --ratio or --seed-time).
     #[arg(long)]
     pub seed: bool,
@@ -54,6 +62,7 @@ async fn download(args: Args, meta: ferrent_core::Metainfo) -> anyhow::Result<()
         bail!("{name}: the torrent has no trackers and no --peer was given: nowhere to find peers");
     }
     let mut add = AddTorrent::new(&args.output);
+    add.file_priorities = super::select::file_priorities(&meta, &args.only, &args.skip)?;
     add.peers = args.net.peers.clone();
     let start = Instant::now();
     let mut torrent = session

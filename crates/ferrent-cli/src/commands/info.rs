@@ -98,6 +98,8 @@ struct FileReport {
     index: usize,
     path: String,
     length: u64,
+    /// Where the file starts in the torrent's byte space (pieces cover `offset..offset+length`).
+    offset: u64,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pad: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -134,6 +136,7 @@ impl Report {
                 index,
                 path: f.display_path(),
                 length: f.length(),
+                offset: f.offset(),
                 pad: f.is_pad(),
                 md5sum: f.md5sum().map(str::to_owned),
             })

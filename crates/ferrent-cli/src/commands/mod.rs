@@ -5,5 +5,6 @@ pub mod demo;
 pub mod download;
 pub mod info;
 pub mod seed;
+pub mod select;
 pub mod share;
 pub mod tracker;
