@@ -315,7 +315,13 @@ impl TorrentCore {
                     p.has = bf;
                 }
             }
-            Message::HaveAll | Message::HaveNone if !fast => {
+            // BEP 6: without the fast extension these must close the connection.
+            Message::HaveAll
+            | Message::HaveNone
+            | Message::AllowedFast { .. }
+            | Message::SuggestPiece { .. }
+                if !fast =>
+            {
                 return Err("fast-extension message without the fast extension".into());
             }
             Message::HaveAll if !first => {

@@ -404,6 +404,10 @@ fn fast_messages_without_the_fast_extension_close() {
         length: B,
     };
     violation(&mut c, 3, Message::RejectRequest(r), at(0), "fast");
+    connect(&mut c, 4, plain());
+    violation(&mut c, 4, Message::AllowedFast { index: 1 }, at(0), "fast");
+    connect(&mut c, 5, plain());
+    violation(&mut c, 5, Message::SuggestPiece { index: 1 }, at(0), "fast");
 }
 
 // ----- requests -----
