@@ -6,9 +6,9 @@
 # Makes (once, cached in the scratch dir) a deterministic payload with shared/swarm/mkpayload,
 # builds ferrent in release mode, warms the page cache (cat > /dev/null), then runs each tool
 # REPS times in turn on the same file with the same piece size (mktorrent with -t $(nproc)) and
-# prints the median wall time, GB/s (10^9 bytes/s) and each tool's time relative to ferrent
-# (x 2.0 = twice as slow). It also checks that all three produce the same v1 info-hash
-# (libtorrent computes it). Other load on the machine skews the numbers: the load average is
+# prints the median wall time, GB/s (10^9 bytes/s), each tool's time relative to ferrent
+# (x 2.0 = twice as slow) and the median CPU time (user + sys). It also checks that ferrent and
+# mktorrent produce the same v1 info-hash (libtorrent computes it). Other load on the machine skews the numbers: the load average is
 # printed before and after.
 set -euo pipefail
 
@@ -61,14 +61,16 @@ run_tool() { # name -> runs the tool once, writing $scratch/out/name.torrent
 }
 
 tools=(ferrent mktorrent transmission-create)
-declare -A times
+declare -A times cpus
+tfile="$scratch/out/time.txt"
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) cores)"
 for ((r = 1; r <= reps; r++)); do
     for t in "${tools[@]}"; do   # interleaved, so load changes hit every tool alike
         start=$(date +%s.%N)
-        run_tool "$t"
+        /usr/bin/time -o "$tfile" -f "%U %S" bash -c "$(declare -f run_tool); $(declare -p scratch payload ferrent piece_kib exp); run_tool $t"
         end=$(date +%s.%N)
         times[$t]+="$(echo "$end - $start" | bc) "
+        cpus[$t]+="$(awk '{print $1 + $2}' "$tfile") "
     done
 done
 echo "load after:  $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -77,13 +79,17 @@ median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {print (NR % 2) 
 ref=$(echo "${times[ferrent]}" | median)
 echo
 echo "payload: $size ($bytes bytes), piece $piece_kib KiB, $reps reps, median wall time"
-printf '| %-20s | %8s | %6s | %-8s | %s\n' tool seconds GB/s "vs ferrent" "all runs (s)"
-printf '|%s|%s|%s|%s|%s\n' ---------------------- ---------- -------- ------------ -----
+cref=$(echo "${cpus[ferrent]}" | median)
+printf '| %-20s | %8s | %6s | %-10s | %8s | %-10s | %s\n' tool "wall s" GB/s "vs ferrent" "CPU s" "CPU vs fe" "all runs, wall s"
+printf '|%s|%s|%s|%s|%s|%s|%s|\n' ---------------------- ---------- -------- ------------ ---------- ------------ -----
 for t in "${tools[@]}"; do
     m=$(echo "${times[$t]}" | median)
-    printf '| %-20s | %8.3f | %6.2f | x %-8.2f | %s\n' "$t" "$m" \
-        "$(echo "$bytes / $m / 1000000000" | bc -l)" "$(echo "$m / $ref" | bc -l)" "${times[$t]}"
+    c=$(echo "${cpus[$t]}" | median)
+    printf '| %-20s | %8.3f | %6.2f | x %-8.2f | %8.2f | x %-8.2f | %s|\n' "$t" "$m" \
+        "$(echo "$bytes / $m / 1000000000" | bc -l)" "$(echo "$m / $ref" | bc -l)" \
+        "$c" "$(echo "$c / $cref" | bc -l)" "${times[$t]}"
 done
+echo "(CPU s = user + sys of the tool; it depends far less on other load than wall time does)"
 
 # Same data, same piece size, same info keys -> ferrent's and mktorrent's v1 info-hashes agree.
 /usr/bin/python3 - "$scratch/out" "${tools[@]}" <<'PY' || echo "(info-hash cross-check skipped: python3-libtorrent missing)"
