@@ -8,8 +8,8 @@
 # REPS times in turn on the same file with the same piece size (mktorrent with -t $(nproc)) and
 # prints the median wall time, GB/s (10^9 bytes/s), each tool's time relative to ferrent
 # (x 2.0 = twice as slow) and the median CPU time (user + sys). It also checks that ferrent and
-# mktorrent produce the same v1 info-hash (libtorrent computes it). Other load on the machine skews the numbers: the load average is
-# printed before and after.
+# mktorrent produce the same v1 info-hash (libtorrent computes it). Other load on the machine
+# skews wall times: the load average is printed before and after.
 set -euo pipefail
 
 size=1G
