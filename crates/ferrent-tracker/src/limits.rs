@@ -41,14 +41,6 @@ pub const CONNECTION_ID_WINDOW: Duration = Duration::from_secs(60);
 /// fails to decode or is ignored.
 pub const UDP_RECV_BUFFER: usize = 2048;
 
-/// Most HTTP connections served at once. Each costs a task and a small buffer; beyond the limit
-/// new connections wait in the kernel backlog.
-pub const MAX_HTTP_CONNECTIONS: usize = 1024;
-
-/// An HTTP client must send its whole request within this time, or the connection is dropped
-/// (slow-loris protection).
-pub const HTTP_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// Longest allow-list file read (bytes). 1M info-hashes in hex are 41 MB; 64 MiB is the ceiling.
 pub const MAX_ALLOW_FILE: u64 = 64 * 1024 * 1024;
 
