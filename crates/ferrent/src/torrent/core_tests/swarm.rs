@@ -1,7 +1,13 @@
-//! A small simulated swarm: in-memory seeders answer our requests, one corrupts a block, time
-//! advances in steps, and the core must finish with every piece verified once.
+//! A small simulated swarm: in-memory seeders answer our requests, time advances in steps of
+//! 10 ms, and the core must finish with every piece verified exactly once, whatever the
+//! seeders do wrong (corrupt a block, stop answering).
 
 use super::*;
+
+/// Pieces of two blocks.
+const PLEN: u32 = 2 * B;
+/// Simulated time per step.
+const STEP_MS: u64 = 10;
 
 /// A seeder in memory: answers our requests from the payload, a few per step, in order.
 struct FakeSeeder {
@@ -10,50 +16,67 @@ struct FakeSeeder {
     queue: VecDeque<BlockRequest>,
     /// Serve this block (by count served) with one byte flipped.
     corrupt_at: Option<usize>,
+    /// Stop answering (keep the connection open) after serving this many blocks...
+    stall_after: Option<usize>,
+    /// ... until this much simulated time has passed.
+    resume_at_ms: u64,
     served: usize,
 }
 
-#[test]
-fn swarm_of_three_seeders_with_one_corrupting_a_block() {
-    const PLEN: u32 = 2 * B;
-    const PIECES: u32 = 24;
-    let total = PIECES as usize * PLEN as usize - 1000;
+impl FakeSeeder {
+    fn new(conn: ConnId, per_step: usize) -> Self {
+        FakeSeeder {
+            conn,
+            per_step,
+            queue: VecDeque::new(),
+            corrupt_at: None,
+            stall_after: None,
+            resume_at_ms: u64::MAX,
+            served: 0,
+        }
+    }
+
+    fn stalled(&self, now_ms: u64) -> bool {
+        self.stall_after.is_some_and(|n| self.served >= n) && now_ms < self.resume_at_ms
+    }
+}
+
+/// What happened in one simulation.
+#[derive(Default)]
+struct Outcome {
+    /// Times each piece passed its hash check.
+    verified: Vec<u32>,
+    /// Pieces that failed their hash check.
+    mismatches: Vec<u32>,
+    /// `HashFailed` actions.
+    hash_failed: Vec<(u32, Vec<ConnId>)>,
+    /// Connections the core closed.
+    closed: Vec<ConnId>,
+    /// `cancel`s sent.
+    cancels: usize,
+    /// Peers seen snubbed after a timeout.
+    snubbed: BTreeSet<ConnId>,
+    /// Steps taken until complete.
+    steps: u64,
+}
+
+/// Runs `seeders` against a fresh core for a torrent of `pieces` pieces (the last one short)
+/// until it completes; panics after `max_steps`.
+fn simulate(pieces: u32, seeders: &mut [FakeSeeder], max_steps: u64) -> (TorrentCore, Outcome) {
+    let total = pieces as usize * PLEN as usize - 1000;
     let data = payload(total);
     let hashes: Vec<[u8; 20]> = data
         .chunks(PLEN as usize)
         .map(|p| Sha1::digest(p).into())
         .collect();
-    let mut c = new_core(PIECES, PLEN, total as u64);
-    let mut seeders = vec![
-        FakeSeeder {
-            conn: 1,
-            per_step: 2,
-            queue: VecDeque::new(),
-            corrupt_at: None,
-            served: 0,
-        },
-        FakeSeeder {
-            conn: 2,
-            per_step: 1,
-            queue: VecDeque::new(),
-            corrupt_at: None,
-            served: 0,
-        },
-        FakeSeeder {
-            conn: 3,
-            per_step: 1,
-            queue: VecDeque::new(),
-            corrupt_at: Some(2),
-            served: 0,
-        },
-    ];
-    let mut verified = vec![0u32; PIECES as usize];
-    let mut mismatches = Vec::new();
-    let mut hash_failed = Vec::new();
-    let mut closed = Vec::new();
+    let mut c = new_core(pieces, PLEN, total as u64);
+    let mut out = Outcome {
+        verified: vec![0; pieces as usize],
+        ..Outcome::default()
+    };
 
-    // Executes the actions the way the driver does; hash results come back immediately.
-    let mut run = |c: &mut TorrentCore, seeders: &mut Vec<FakeSeeder>, now: Instant| {
+    // Executes the actions the way the driver does; hash results come back at once.
+    let run = |c: &mut TorrentCore, seeders: &mut [FakeSeeder], out: &mut Outcome, now| {
         while let Some(action) = c.poll_action() {
             match action {
                 Action::Send(conn, Message::Request(r)) => {
@@ -63,6 +86,7 @@ fn swarm_of_three_seeders_with_one_corrupting_a_block() {
                 Action::Send(conn, Message::Cancel(r)) => {
                     let s = seeders.iter_mut().find(|s| s.conn == conn).unwrap();
                     s.queue.retain(|q| *q != r);
+                    out.cancels += 1;
                 }
                 Action::Send(..) => {}
                 Action::Close(conn, reason) => {
@@ -71,16 +95,16 @@ fn swarm_of_three_seeders_with_one_corrupting_a_block() {
                         c.is_complete() && reason.contains("seeds"),
                         "closed {conn}: {reason}"
                     );
-                    closed.push(conn);
+                    out.closed.push(conn);
                 }
                 Action::Upload(conn, r) => panic!("nobody asked us for data: {conn} {r:?}"),
                 Action::Verify { piece, data } => {
                     let good = hashes.get(piece as usize) == Some(&Sha1::digest(&data).into());
                     if good {
-                        verified[piece as usize] += 1;
+                        out.verified[piece as usize] += 1;
                         c.piece_checked(piece, PieceCheck::Verified, now);
                     } else {
-                        mismatches.push(piece);
+                        out.mismatches.push(piece);
                         c.piece_checked(piece, PieceCheck::HashMismatch, now);
                     }
                     check(c);
@@ -88,14 +112,12 @@ fn swarm_of_three_seeders_with_one_corrupting_a_block() {
                 Action::HashFailed {
                     piece,
                     contributors,
-                } => {
-                    hash_failed.push((piece, contributors));
-                }
+                } => out.hash_failed.push((piece, contributors)),
             }
         }
     };
 
-    for s in &seeders {
+    for s in seeders.iter() {
         connect(&mut c, s.conn, fast_ext());
     }
     let conns: Vec<ConnId> = seeders.iter().map(|s| s.conn).collect();
@@ -106,17 +128,22 @@ fn swarm_of_three_seeders_with_one_corrupting_a_block() {
         };
         for m in [hs.to_message(), Message::HaveAll, Message::Unchoke] {
             c.handle_message(conn, m, at(0)).unwrap();
-            run(&mut c, &mut seeders, at(0));
+            run(&mut c, seeders, &mut out, at(0));
         }
     }
-    let mut step = 0u64;
     while !c.is_complete() {
-        step += 1;
-        assert!(step <= 2000, "not complete after {step} steps");
-        let now = at(step * 10);
+        out.steps += 1;
+        assert!(
+            out.steps <= max_steps,
+            "not complete after {max_steps} steps"
+        );
+        let now = at(out.steps * STEP_MS);
         for i in 0..seeders.len() {
             for _ in 0..seeders[i].per_step {
                 let s = &mut seeders[i];
+                if s.stalled(out.steps * STEP_MS) {
+                    break;
+                }
                 let Some(r) = s.queue.pop_front() else { break };
                 let mut m = answer(&data, PLEN, r);
                 if s.corrupt_at == Some(s.served)
@@ -130,30 +157,102 @@ fn swarm_of_three_seeders_with_one_corrupting_a_block() {
                 let conn = s.conn;
                 c.handle_message(conn, m, now).unwrap();
                 check(&c);
-                run(&mut c, &mut seeders, now);
+                run(&mut c, seeders, &mut out, now);
             }
         }
         if c.poll_timeout().is_some_and(|t| t <= now) {
             c.handle_timeout(now);
-            run(&mut c, &mut seeders, now);
+            check(&c);
+            for s in seeders.iter() {
+                if c.picker().is_snubbed(s.conn) {
+                    out.snubbed.insert(s.conn);
+                }
+            }
+            run(&mut c, seeders, &mut out, now);
         }
     }
+    (c, out)
+}
+
+#[test]
+fn swarm_of_three_seeders_with_one_corrupting_a_block() {
+    const PIECES: u32 = 24;
+    let mut seeders = [
+        FakeSeeder::new(1, 2),
+        FakeSeeder::new(2, 1),
+        FakeSeeder {
+            corrupt_at: Some(2),
+            ..FakeSeeder::new(3, 1)
+        },
+    ];
+    let (c, mut out) = simulate(PIECES, &mut seeders, 2000);
     assert_eq!(
-        verified,
+        out.verified,
         vec![1; PIECES as usize],
         "each piece verified once"
     );
-    assert_eq!(mismatches.len(), 1, "{mismatches:?}");
-    assert_eq!(hash_failed.len(), 1);
-    assert_eq!(hash_failed[0].0, mismatches[0]);
-    assert!(hash_failed[0].1.contains(&3), "{hash_failed:?}");
+    assert_eq!(out.mismatches.len(), 1, "{:?}", out.mismatches);
+    assert_eq!(out.hash_failed.len(), 1);
+    assert_eq!(out.hash_failed[0].0, out.mismatches[0]);
+    assert!(
+        out.hash_failed[0].1.contains(&3),
+        "the corrupting peer is named: {:?}",
+        out.hash_failed
+    );
     assert_eq!(c.counters().hash_failures, 1);
     for s in &seeders {
         assert!(s.served > 2, "seeder {} served {}", s.conn, s.served);
     }
-    closed.sort();
-    assert_eq!(closed, vec![1, 2, 3], "seeds are closed once we are one");
+    out.closed.sort();
+    assert_eq!(
+        out.closed,
+        vec![1, 2, 3],
+        "seeds are closed once we are one"
+    );
     let stats = c.picker().stats();
     assert_eq!(stats.pieces_have, PIECES);
     assert_eq!(stats.bytes_failed, u64::from(PLEN));
+}
+
+#[test]
+fn endgame_finishes_without_waiting_for_a_silent_seeder() {
+    // Seeder 2 serves three blocks, then keeps the connection open and answers nothing more.
+    // Endgame asks seeder 1 for its blocks too, long before the 20 s request timeout.
+    const PIECES: u32 = 16;
+    let mut seeders = [
+        FakeSeeder::new(1, 1),
+        FakeSeeder {
+            stall_after: Some(3),
+            ..FakeSeeder::new(2, 1)
+        },
+    ];
+    let (c, out) = simulate(PIECES, &mut seeders, 10_000);
+    assert_eq!(out.verified, vec![1; PIECES as usize]);
+    assert!(out.mismatches.is_empty() && out.hash_failed.is_empty());
+    assert_eq!(seeders[1].served, 3);
+    assert!(
+        out.steps * STEP_MS < 20_000,
+        "took {} ms",
+        out.steps * STEP_MS
+    );
+    assert!(out.snubbed.is_empty());
+    assert!(c.counters().downloaded >= u64::from(PIECES * PLEN) - 1000);
+}
+
+#[test]
+fn requests_to_a_stalled_only_seeder_time_out_and_are_sent_again() {
+    // The only seeder pauses for 30 s after four blocks. Its requests time out at 20 s: we
+    // cancel them, snub it (one request at a time), and ask again; it finishes after the pause.
+    const PIECES: u32 = 8;
+    let mut seeders = [FakeSeeder {
+        stall_after: Some(4),
+        resume_at_ms: 30_000,
+        ..FakeSeeder::new(1, 1)
+    }];
+    let (c, out) = simulate(PIECES, &mut seeders, 10_000);
+    assert_eq!(out.verified, vec![1; PIECES as usize]);
+    assert!(out.cancels > 0, "timed-out requests are cancelled");
+    assert_eq!(out.snubbed, BTreeSet::from([1]));
+    assert!(out.steps * STEP_MS >= 30_000);
+    assert!(c.is_complete());
 }
