@@ -293,6 +293,9 @@ impl TorrentCore {
                 | Message::Port(_)
                 | Message::Unknown { .. }
         );
+        // A choke or reject gives requests back to the pool: every peer may take them now, not
+        // only this one (an idle peer would otherwise wait for its own next message).
+        let releases = matches!(msg, Message::Choke | Message::RejectRequest(_));
         match msg {
             Message::Bitfield(bits) if !first => {
                 // aria2 sends a second bitfield mid-connection (swarm README, gotcha 16).
@@ -423,7 +426,11 @@ impl TorrentCore {
                 .push_back(Action::Close(conn, "both sides are seeds".into()));
             return Ok(());
         }
-        self.fill(conn, now);
+        if releases {
+            self.fill_all(now);
+        } else {
+            self.fill(conn, now);
+        }
         Ok(())
     }
 

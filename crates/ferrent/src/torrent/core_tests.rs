@@ -14,6 +14,7 @@ use super::core::{Action, ConnId, OUR_REQQ, PieceCheck, TorrentCore};
 use crate::picker::{INITIAL_PIPELINE, PieceState, test_epoch};
 
 mod departures;
+mod fast;
 mod swarm;
 
 const B: u32 = wire::BLOCK_LEN;

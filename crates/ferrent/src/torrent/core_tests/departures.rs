@@ -73,3 +73,17 @@ fn disconnect_releases_requests_to_others() {
     c.peer_disconnected(1, at(2002));
     assert!(drain(&mut c).is_empty());
 }
+
+#[test]
+fn choke_releases_requests_to_an_idle_peer_at_once() {
+    // Without this, peer 2 would wait for its own next message: with no request in flight
+    // anywhere there is no timer either, so the download could stall for minutes.
+    let mut c = uniform_core(8, 4);
+    let (_, reqs) = two_peers_one_piece_busy(&mut c);
+    let actions = ok(&mut c, 1, Message::Choke, at(2000));
+    let mut moved = requests(&actions, 2);
+    moved.sort();
+    let mut want = reqs;
+    want.sort();
+    assert_eq!(moved, want, "{actions:?}");
+}
