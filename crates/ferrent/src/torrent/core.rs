@@ -15,7 +15,7 @@
 //! 7. After every call, drain [`TorrentCore::poll_action`] and execute the actions in order.
 #![deny(clippy::disallowed_methods)]
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -111,7 +111,9 @@ pub struct TorrentCore {
     num_pieces: u32,
     our_id: Id20,
     listen_port: Option<u16>,
-    peers: HashMap<ConnId, PeerState>,
+    /// Ordered, so that actions for several peers (`have`s, refills) come out in the same order
+    /// on every run: tests and simulations are deterministic.
+    peers: BTreeMap<ConnId, PeerState>,
     buffers: HashMap<u32, Vec<u8>>,
     actions: VecDeque<Action>,
     scratch: Vec<PickRequest>,
@@ -135,7 +137,7 @@ impl TorrentCore {
             num_pieces,
             our_id,
             listen_port,
-            peers: HashMap::new(),
+            peers: BTreeMap::new(),
             buffers: HashMap::new(),
             actions: VecDeque::new(),
             scratch: Vec::new(),

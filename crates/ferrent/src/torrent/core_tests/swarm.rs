@@ -56,6 +56,8 @@ struct Outcome {
     cancels: usize,
     /// Peers seen snubbed after a timeout.
     snubbed: BTreeSet<ConnId>,
+    /// Every message sent, in order: (peer, message name, piece).
+    trace: Vec<(ConnId, &'static str, u32)>,
     /// Steps taken until complete.
     steps: u64,
 }
@@ -78,6 +80,14 @@ fn simulate(pieces: u32, seeders: &mut [FakeSeeder], max_steps: u64) -> (Torrent
     // Executes the actions the way the driver does; hash results come back at once.
     let run = |c: &mut TorrentCore, seeders: &mut [FakeSeeder], out: &mut Outcome, now| {
         while let Some(action) = c.poll_action() {
+            if let Action::Send(conn, m) = &action {
+                let piece = match m {
+                    Message::Request(r) | Message::Cancel(r) => r.index,
+                    Message::Have { index } => *index,
+                    _ => u32::MAX,
+                };
+                out.trace.push((*conn, m.name(), piece));
+            }
             match action {
                 Action::Send(conn, Message::Request(r)) => {
                     let s = seeders.iter_mut().find(|s| s.conn == conn).unwrap();
@@ -255,4 +265,34 @@ fn requests_to_a_stalled_only_seeder_time_out_and_are_sent_again() {
     assert_eq!(out.snubbed, BTreeSet::from([1]));
     assert!(out.steps * STEP_MS >= 30_000);
     assert!(c.is_complete());
+}
+
+#[test]
+fn same_swarm_same_run() {
+    // Sans-I/O and a seeded picker: two runs of the same swarm take the same steps, send the
+    // same messages in the same order, take the same blocks from the same seeders, and fail
+    // the same piece.
+    let run = || {
+        let mut seeders = [
+            FakeSeeder::new(1, 2),
+            FakeSeeder::new(2, 1),
+            FakeSeeder {
+                corrupt_at: Some(5),
+                ..FakeSeeder::new(3, 1)
+            },
+        ];
+        let (_, out) = simulate(32, &mut seeders, 5000);
+        let served: Vec<usize> = seeders.iter().map(|s| s.served).collect();
+        (
+            out.steps,
+            served,
+            out.mismatches,
+            out.hash_failed,
+            out.trace,
+        )
+    };
+    let first = run();
+    for _ in 0..3 {
+        assert_eq!(run(), first);
+    }
 }
