@@ -331,6 +331,20 @@ impl<K: PeerKey> Choker<K> {
         }
     }
 
+    /// Changes the number of regular slots (`None`: unlimited), e.g. from a user setting; the
+    /// slots are re-ranked at once (extra peers are choked, new slots filled).
+    pub fn set_regular_slots(&mut self, slots: Option<u32>, now: Instant) {
+        if self.config.regular_slots != slots {
+            if self.config.regular_slots.is_none() {
+                // The timers did not run while unlimited: restart the rhythm from now.
+                self.next_rechoke = later(now, self.config.rechoke_interval);
+                self.next_optimistic = later(now, self.config.optimistic_interval);
+            }
+            self.config.regular_slots = slots;
+            self.rechoke(now, false);
+        }
+    }
+
     // ----- output and time -----
 
     /// The next `Unchoke` / `Choke` to send; drain after every call.

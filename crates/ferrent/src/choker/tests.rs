@@ -500,6 +500,25 @@ fn unlimited_unchokes_every_interested_peer_without_a_timer() {
 }
 
 #[test]
+fn changing_the_slot_count_rechokes_at_once() {
+    let mut h = H::new(ChokerConfig::unlimited(), 18);
+    h.add(0..10);
+    assert_eq!(h.view.len(), 10);
+    h.now = at(100);
+    h.c.set_regular_slots(Some(2), h.now);
+    let events = h.drain();
+    assert_eq!(events.len(), 7, "{events:?}");
+    assert!(events.iter().all(|e| matches!(e, ChokerEvent::Choke(_))));
+    assert_eq!(h.view.len(), 3);
+    assert_eq!(h.c.poll_timeout(), Some(at(110)));
+    h.c.set_regular_slots(Some(4), h.now);
+    assert_eq!(h.drain().len(), 2);
+    h.c.set_regular_slots(None, h.now);
+    assert_eq!(h.drain().len(), 5);
+    assert_eq!(h.c.optimistic(), None);
+}
+
+#[test]
 fn timer_rhythm_is_10_and_30_seconds() {
     let mut h = H::new(ChokerConfig::default(), 16);
     h.add(0..10);

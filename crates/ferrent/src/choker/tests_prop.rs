@@ -22,6 +22,7 @@ enum Op {
     Download(u8, u32),
     Upload(u8, u32),
     Mode(bool),
+    Slots(Option<u32>),
     /// Advance the clock by this many hundreds of milliseconds, running due timeouts.
     Wait(u16),
 }
@@ -38,8 +39,13 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (key.clone(), 0u32..1_000_000).prop_map(|(k, n)| Op::Download(k, n)),
         3 => (key, 0u32..1_000_000).prop_map(|(k, n)| Op::Upload(k, n)),
         1 => any::<bool>().prop_map(Op::Mode),
+        1 => slots().prop_map(Op::Slots),
         3 => (0u16..400).prop_map(Op::Wait),
     ]
+}
+
+fn slots() -> impl Strategy<Value = Option<u32>> {
+    prop_oneof![Just(None), (0u32..6).prop_map(Some)]
 }
 
 #[derive(Default)]
@@ -56,6 +62,7 @@ fn run(slots: Option<u32>, seed_choking: SeedChoking, ops: &[Op]) -> Result<(), 
     };
     let mut now = epoch();
     let mut c: Choker<u8> = Choker::new(config, 99, now);
+    let mut slots = slots;
     let mut peers: HashMap<u8, Shadow> = HashMap::new();
     let mut view: HashSet<u8> = HashSet::new();
     for op in ops {
@@ -105,6 +112,10 @@ fn run(slots: Option<u32>, seed_choking: SeedChoking, ops: &[Op]) -> Result<(), 
                 };
                 c.set_mode(mode, now);
             }
+            Op::Slots(s) => {
+                c.set_regular_slots(s, now);
+                slots = s;
+            }
             Op::Wait(n) => {
                 now += Duration::from_millis(100 * u64::from(n));
                 if let Some(deadline) = c.poll_timeout() {
@@ -146,7 +157,7 @@ proptest! {
 
     #[test]
     fn random_calls_keep_the_invariants(
-        slots in prop_oneof![Just(None), (0u32..6).prop_map(Some)],
+        slots in slots(),
         round_robin in any::<bool>(),
         ops in proptest::collection::vec(op(), 1..200),
     ) {
