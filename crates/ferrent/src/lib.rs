@@ -9,8 +9,10 @@
 #![allow(clippy::disallowed_methods)]
 
 pub mod announce;
+pub mod choker;
 mod peer;
 mod picker;
+pub mod resume;
 mod session;
 mod storage;
 pub mod torrent;

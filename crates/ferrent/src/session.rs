@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use ferrent_core::{Id20, Metainfo};
@@ -24,7 +24,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::announce::{TrackerClient, TrackerClientConfig, TrackerTiers};
-use crate::storage::{FileState, Storage, StorageError, StorageOptions};
+use crate::storage::{Storage, StorageError, StorageOptions};
 use crate::torrent::{
     Announcer, Driver, DriverEvent, DriverParts, EVENT_QUEUE, TorrentCore, TorrentHandle,
     TorrentState, TorrentStats,
@@ -81,6 +81,9 @@ pub struct AddTorrent {
     /// higher first). `None`: every file at the default priority. A piece gets the highest
     /// priority of the files it overlaps, so pieces shared with a wanted file are fetched.
     pub file_priorities: Option<Vec<u8>>,
+    /// Where the crash-safe resume file lives (`None`: beside the data, in `save_dir`; see
+    /// [`crate::resume`]).
+    pub resume_dir: Option<PathBuf>,
 }
 
 impl AddTorrent {
@@ -91,6 +94,7 @@ impl AddTorrent {
             peers: Vec::new(),
             upload_only: false,
             file_priorities: None,
+            resume_dir: None,
         }
     }
 }
@@ -234,7 +238,25 @@ impl Session {
             None => None,
         };
 
-        let have = check_existing(&meta, &storage, &stats).await?;
+        let resume_file = crate::resume::resume_path(
+            add.resume_dir.as_deref().unwrap_or(&add.save_dir),
+            meta.info_hash().wire_id(),
+        );
+        let have = {
+            let (m, storage, stats) = (meta.clone(), storage.clone(), stats.clone());
+            let file = resume_file.clone();
+            let (have, how) = tokio::task::spawn_blocking(move || {
+                crate::torrent::initial_check(&m, &storage, &stats, &file)
+            })
+            .await
+            .map_err(|e| SessionError::Task(e.to_string()))??;
+            tracing::info!(
+                torrent = meta.name(),
+                pieces = have.len(),
+                "start-up check: {how:?}"
+            );
+            have
+        };
         let seed: u64 = rand::random();
         let mut core = TorrentCore::new(
             layout.num_pieces(),
@@ -307,6 +329,7 @@ impl Session {
             bind_ip: self.config.bind_ip,
             own_addrs,
             max_peers: self.config.max_peers_per_torrent,
+            resume_file,
             cancel: cancel.clone(),
         });
         let mut tasks = vec![tokio::spawn(driver.run())];
@@ -350,38 +373,6 @@ impl Session {
             name: meta.name().to_owned(),
         })
     }
-}
-
-/// Hashes whatever data is already on disk (all cores) and returns the verified pieces. Skipped
-/// entirely when no file exists yet.
-async fn check_existing(
-    meta: &Arc<Metainfo>,
-    storage: &Arc<Storage>,
-    stats: &Arc<TorrentStats>,
-) -> Result<Vec<u32>, SessionError> {
-    let storage = storage.clone();
-    let meta = meta.clone();
-    let stats = stats.clone();
-    tokio::task::spawn_blocking(move || {
-        storage.prepare()?;
-        let present = storage
-            .stat_files()?
-            .iter()
-            .any(|f| matches!(f, FileState::Present { len, .. } if *len > 0));
-        if !present {
-            return Ok(Vec::new());
-        }
-        let hashes: Vec<[u8; 20]> = meta
-            .layout()
-            .pieces()
-            .map(|p| meta.piece_hash_v1(p).map(|h| h.0).unwrap_or([0; 20]))
-            .collect();
-        let cancel = AtomicBool::new(false);
-        let bits = storage.recheck(&hashes, 0, &stats.checked_pieces, &cancel)?;
-        Ok(bits.ones().collect())
-    })
-    .await
-    .map_err(|e| SessionError::Task(e.to_string()))?
 }
 
 fn bind_listener(addr: SocketAddr) -> Result<TcpListener, SessionError> {

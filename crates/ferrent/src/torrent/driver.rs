@@ -40,6 +40,12 @@ pub const MAX_BANNED: usize = 1024;
 /// New connection attempts started per tick (one tick a second).
 pub const CONNECTS_PER_TICK: usize = 10;
 
+/// Bytes of complete pieces allowed to wait for their hash check and write. Beyond it the driver
+/// stops taking peer messages (their readers then stop reading sockets) until the disk catches
+/// up; without it, pieces pile up in memory whenever writes are slower than the network (a
+/// 1 GiB download reached 400 MB of RSS once the page cache started throttling writers).
+pub const MAX_VERIFY_BYTES: u64 = 16 * 1024 * 1024;
+
 /// Everything that wakes the driver.
 #[derive(Debug)]
 pub enum DriverEvent {
@@ -68,6 +74,13 @@ pub enum DriverEvent {
         theirs: Handshake,
         /// Bytes that followed its handshake.
         leftover: bytes::BytesMut,
+    },
+    /// A resume save finished (`Err`: the sync or the write failed).
+    Saved {
+        /// The scheduler's ticket.
+        ticket: crate::resume::SaveTicket,
+        /// The outcome.
+        result: Result<(), String>,
     },
     /// An [`Action::Upload`] finished with `sent` bytes sent.
     Uploaded {
@@ -104,6 +117,7 @@ pub(crate) struct DriverParts {
     pub bind_ip: Option<IpAddr>,
     pub own_addrs: Vec<SocketAddr>,
     pub max_peers: usize,
+    pub resume_file: std::path::PathBuf,
     pub cancel: CancellationToken,
 }
 
@@ -116,13 +130,27 @@ pub(crate) struct Driver {
     connecting: usize,
     hash_slots: Arc<Semaphore>,
     read_slots: Arc<Semaphore>,
+    resume: crate::resume::ResumeScheduler,
     strikes: HashMap<IpAddr, u32>,
     banned: std::collections::HashSet<IpAddr>,
+    /// Pieces handed to [`Driver::verify`] whose result has not come back yet.
+    verifying: usize,
+    /// At most this many (from [`MAX_VERIFY_BYTES`]) before peer messages wait.
+    max_verifying: usize,
+    /// Verification results come back on their own queue, so they are taken while peer
+    /// messages wait. Capacity `max_verifying`: a send never waits.
+    checked_tx: mpsc::Sender<DriverEvent>,
+    checked_rx: mpsc::Receiver<DriverEvent>,
 }
 
 impl Driver {
     pub fn new(p: DriverParts) -> Self {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let piece_len = u64::from(p.meta.layout().piece_length()).max(1);
+        let max_verifying = usize::try_from(MAX_VERIFY_BYTES / piece_len)
+            .unwrap_or(usize::MAX)
+            .max(2);
+        let (checked_tx, checked_rx) = mpsc::channel(max_verifying);
         Driver {
             p,
             commands: HashMap::new(),
@@ -132,8 +160,16 @@ impl Driver {
             connecting: 0,
             hash_slots: Arc::new(Semaphore::new(cores * 2)),
             read_slots: Arc::new(Semaphore::new(UPLOAD_READS)),
+            resume: crate::resume::ResumeScheduler::new(
+                Instant::now(),
+                crate::resume::DEFAULT_SAVE_INTERVAL,
+            ),
             strikes: HashMap::new(),
             banned: std::collections::HashSet::new(),
+            verifying: 0,
+            max_verifying,
+            checked_tx,
+            checked_rx,
         }
     }
 
@@ -143,6 +179,10 @@ impl Driver {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         self.update_stats();
+        if self.p.core.picker().stats().pieces_have > 0 {
+            // Pieces found at start (resume data or a recheck): record them soon.
+            self.resume.record_change();
+        }
         loop {
             let deadline = self.p.core.poll_timeout();
             let timer = async {
@@ -153,15 +193,26 @@ impl Driver {
             };
             tokio::select! {
                 _ = self.p.cancel.cancelled() => break,
-                ev = self.p.events_rx.recv() => match ev {
+                Some(ev) = self.checked_rx.recv() => self.handle_event(ev, Instant::now()),
+                ev = self.p.events_rx.recv(), if self.verifying < self.max_verifying => match ev {
                     Some(ev) => self.handle_event(ev, Instant::now()),
                     None => break,
                 },
                 _ = timer => self.p.core.handle_timeout(Instant::now()),
-                _ = tick.tick() => self.connect_more(Instant::now()),
+                _ = tick.tick() => {
+                    let now = Instant::now();
+                    self.connect_more(now);
+                    self.maybe_save(now);
+                }
             }
             // Drain what else is queued before the bookkeeping below (bounded per wake-up).
+            while let Ok(ev) = self.checked_rx.try_recv() {
+                self.handle_event(ev, Instant::now());
+            }
             for _ in 0..256 {
+                if self.verifying >= self.max_verifying {
+                    break;
+                }
                 match self.p.events_rx.try_recv() {
                     Ok(ev) => self.handle_event(ev, Instant::now()),
                     Err(_) => break,
@@ -175,6 +226,7 @@ impl Driver {
         }
         // Dropping the command senders closes every connection.
         self.commands.clear();
+        self.final_save().await;
         if self.p.stats.state() != TorrentState::Failed {
             self.set_state(TorrentState::Stopped);
         }
@@ -259,6 +311,16 @@ impl Driver {
                 ));
             }
             DriverEvent::Uploaded { conn, sent } => self.p.core.upload_done(conn, sent),
+            DriverEvent::Saved { ticket, result } => {
+                let ok = result.is_ok();
+                self.resume.save_done(ticket, now, ok);
+                if let Err(e) = result {
+                    // A failed sync means written data may not be durable: stop (issue 4).
+                    tracing::error!("saving resume data failed: {e}");
+                    self.p.stats.fail(format!("cannot save resume data: {e}"));
+                    let _ = self.p.state_tx.send(TorrentState::Failed);
+                }
+            }
             DriverEvent::AddPeers(peers) => {
                 self.add_known(peers);
                 self.connect_more(now);
@@ -273,6 +335,10 @@ impl Driver {
                 check,
                 error,
             } => {
+                self.verifying = self.verifying.saturating_sub(1);
+                if check == PieceCheck::Verified {
+                    self.resume.record_change();
+                }
                 self.p.core.piece_checked(piece, check, now);
                 if let Some(e) = error {
                     self.p.stats.fail(e);
@@ -404,10 +470,11 @@ impl Driver {
     fn verify(&mut self, piece: u32, data: Vec<u8>) {
         let meta = self.p.meta.clone();
         let storage = self.p.storage.clone();
-        let events = self.p.events_tx.clone();
+        let events = self.checked_tx.clone();
         let slots = self.hash_slots.clone();
+        self.verifying += 1;
         tokio::spawn(async move {
-            let Ok(_permit) = slots.acquire_owned().await else {
+            let Ok(permit) = slots.acquire_owned().await else {
                 return;
             };
             let result = tokio::task::spawn_blocking(move || {
@@ -425,6 +492,7 @@ impl Driver {
                 }
             })
             .await;
+            drop(permit);
             let (check, error) = result.unwrap_or_else(|e| {
                 (
                     PieceCheck::WriteFailed,
@@ -478,6 +546,80 @@ impl Driver {
             }
             let _ = events.send(DriverEvent::Uploaded { conn, sent }).await;
         });
+    }
+
+    /// Starts a resume save when one is due: the bitfield is taken now (only pieces whose write
+    /// returned, as the core marks a piece had only then), then sync, stat, atomic write run on
+    /// the blocking pool.
+    fn maybe_save(&mut self, now: Instant) {
+        if !self.resume.should_save(now) {
+            return;
+        }
+        let Some(ticket) = self.resume.begin_save(now) else {
+            return;
+        };
+        let have = self.have_bitfield();
+        let (storage, file, events) = (
+            self.p.storage.clone(),
+            self.p.resume_file.clone(),
+            self.p.events_tx.clone(),
+        );
+        let id = self.p.meta.info_hash().wire_id();
+        tokio::spawn(async move {
+            let result = tokio::task::spawn_blocking(move || {
+                super::startup::save_resume(&storage, id, have, &file)
+            })
+            .await
+            .unwrap_or_else(|e| Err(e.to_string()));
+            let _ = events.send(DriverEvent::Saved { ticket, result }).await;
+        });
+    }
+
+    fn have_bitfield(&self) -> ferrent_core::Bitfield {
+        let n = self.p.meta.layout().num_pieces();
+        ferrent_core::Bitfield::from_bytes(&self.p.core.picker().have_bitfield(), n)
+            .unwrap_or_else(|_| ferrent_core::Bitfield::new(n))
+    }
+
+    /// On the way out: let a save in flight finish (bounded), then save what is new.
+    #[allow(clippy::disallowed_methods)]
+    async fn final_save(&mut self) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while self.resume.is_saving() {
+            match tokio::time::timeout_at(deadline, self.p.events_rx.recv()).await {
+                Ok(Some(DriverEvent::Saved { ticket, result })) => {
+                    self.resume
+                        .save_done(ticket, Instant::now(), result.is_ok());
+                }
+                Ok(Some(DriverEvent::Checked { piece, check, .. })) => {
+                    if check == PieceCheck::Verified {
+                        self.resume.record_change();
+                    }
+                    self.p.core.piece_checked(piece, check, Instant::now());
+                }
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => return,
+            }
+        }
+        if !self.resume.is_dirty() {
+            return;
+        }
+        let Some(ticket) = self.resume.begin_save(Instant::now()) else {
+            return;
+        };
+        let have = self.have_bitfield();
+        let (storage, file) = (self.p.storage.clone(), self.p.resume_file.clone());
+        let id = self.p.meta.info_hash().wire_id();
+        let result = tokio::task::spawn_blocking(move || {
+            super::startup::save_resume(&storage, id, have, &file)
+        })
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()));
+        if let Err(e) = &result {
+            tracing::warn!("final resume save failed: {e}");
+        }
+        self.resume
+            .save_done(ticket, Instant::now(), result.is_ok());
     }
 
     fn update_stats(&mut self) {

@@ -6,6 +6,7 @@ mod core;
 #[cfg(test)]
 mod core_tests;
 mod driver;
+mod startup;
 mod stats;
 
 use std::sync::Arc;
@@ -23,6 +24,7 @@ pub use stats::{StatsSnapshot, TorrentState, TorrentStats};
 
 pub(crate) use announcer::Announcer;
 pub(crate) use driver::{Driver, DriverParts};
+pub use startup::{StartupCheck, initial_check, save_resume};
 
 /// A running torrent. Dropping the handle does not stop it; call [`TorrentHandle::stop`].
 pub struct TorrentHandle {
