@@ -298,6 +298,13 @@ impl Session {
         stats
             .verified_bytes
             .store(picked.bytes_have, Ordering::Relaxed);
+        // BEP 3 choking: 4 tit-for-tat slots + 1 optimistic; seeding turns of 20 pieces, as
+        // libtorrent sizes them.
+        let choker = crate::choker::ChokerConfig {
+            seed_turn_bytes: 20 * u64::from(layout.piece_length()),
+            ..crate::choker::ChokerConfig::default()
+        };
+        core.enable_choker(choker, rand::random(), std::time::Instant::now());
         let initial = if core.is_complete() {
             TorrentState::Complete
         } else {

@@ -23,6 +23,7 @@ use bytes::Bytes;
 use ferrent_core::{Bitfield, Id20};
 use ferrent_proto::wire::{self, ExtendedHandshake, Message, Reserved};
 
+use crate::choker::{Choker, ChokerConfig, ChokerEvent, ChokerMode};
 use crate::picker::{
     BlockOutcome, BlockRequest as PickRequest, Picker, PickerConfig, PickerError, PickerEvent,
     PieceGeometry,
@@ -89,6 +90,8 @@ struct PeerState {
     /// Pieces the peer has told us it has (to spot seeds while we seed). A set, not a count:
     /// a repeated `have` must not make a leecher look like a seed.
     has: Bitfield,
+    /// The picker snubbed it (told to the choker; cleared when it delivers again).
+    snubbed: bool,
     ext: Option<ExtendedHandshake>,
 }
 
@@ -118,6 +121,10 @@ pub struct TorrentCore {
     actions: VecDeque<Action>,
     scratch: Vec<PickRequest>,
     counters: CoreCounters,
+    /// Who we upload to. `None`: every interested peer is unchoked (no slots).
+    choker: Option<Choker<ConnId>>,
+    /// The latest time any call brought, for the few calls that take none.
+    last_now: Option<Instant>,
 }
 
 impl TorrentCore {
@@ -142,6 +149,8 @@ impl TorrentCore {
             actions: VecDeque::new(),
             scratch: Vec::new(),
             counters: CoreCounters::default(),
+            choker: None,
+            last_now: None,
         })
     }
 
@@ -182,7 +191,22 @@ impl TorrentCore {
 
     /// When [`TorrentCore::handle_timeout`] is due.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.picker.poll_timeout()
+        let choke = self.choker.as_ref().and_then(Choker::poll_timeout);
+        match (self.picker.poll_timeout(), choke) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Gives upload slots out with a [`Choker`] (tit-for-tat, optimistic unchoke, seeding round
+    /// robin) instead of unchoking every interested peer. Call before any peer connects.
+    pub fn enable_choker(&mut self, config: ChokerConfig, seed: u64, now: Instant) {
+        let mut choker = Choker::new(config, seed, now);
+        if self.picker.is_complete() {
+            choker.set_mode(ChokerMode::Seeding, now);
+        }
+        self.choker = Some(choker);
+        self.last_now = Some(now);
     }
 
     /// The reserved bits we send in our handshake.
@@ -211,6 +235,9 @@ impl TorrentCore {
                 .push_back(Action::Close(conn, "duplicate connection id".into()));
             return;
         }
+        if let (Some(ch), Some(now)) = (self.choker.as_mut(), self.last_now) {
+            let _ = ch.add_peer(conn, now);
+        }
         let fast = reserved.fast();
         let extended = reserved.extension_protocol();
         self.peers.insert(
@@ -223,6 +250,7 @@ impl TorrentCore {
                 am_choking: true,
                 uploads_in_flight: 0,
                 has: Bitfield::new(self.num_pieces),
+                snubbed: false,
                 ext: None,
             },
         );
@@ -251,8 +279,12 @@ impl TorrentCore {
 
     /// The connection is gone; its requests go back to the pool.
     pub fn peer_disconnected(&mut self, conn: ConnId, now: Instant) {
+        self.last_now = Some(now);
         if self.peers.remove(&conn).is_some() {
             let _ = self.picker.remove_peer(conn);
+            if let Some(ch) = self.choker.as_mut() {
+                let _ = ch.remove_peer(conn, now);
+            }
             self.drain_picker_events();
             self.fill_all(now);
         }
@@ -271,6 +303,7 @@ impl TorrentCore {
         msg: Message,
         now: Instant,
     ) -> Result<(), String> {
+        self.last_now = Some(now);
         let result = self.dispatch(conn, msg, now);
         if let Err(reason) = &result {
             self.actions.push_back(Action::Close(conn, reason.clone()));
@@ -367,16 +400,19 @@ impl TorrentCore {
             Message::Unchoke => self.picker.peer_unchoked(conn).map_err(pe)?,
             Message::Interested => {
                 peer.peer_interested = true;
-                // Until the choker is wired in, every interested peer is unchoked (as the
-                // harness's clients are configured: unlimited upload slots).
-                if peer.am_choking {
+                if let Some(ch) = self.choker.as_mut() {
+                    let _ = ch.set_peer_interested(conn, true, now);
+                } else if peer.am_choking {
+                    // Without a choker every interested peer is unchoked.
                     peer.am_choking = false;
                     self.actions.push_back(Action::Send(conn, Message::Unchoke));
                 }
             }
             Message::NotInterested => {
                 peer.peer_interested = false;
-                if !peer.am_choking {
+                if let Some(ch) = self.choker.as_mut() {
+                    let _ = ch.set_peer_interested(conn, false, now);
+                } else if !peer.am_choking {
                     peer.am_choking = true;
                     self.actions.push_back(Action::Send(conn, Message::Choke));
                 }
@@ -422,6 +458,11 @@ impl TorrentCore {
             }
         }
         let peer_is_seed = self.peers.get(&conn).is_some_and(|p| p.has.all());
+        if peer_is_seed {
+            if let Some(ch) = self.choker.as_mut() {
+                let _ = ch.set_peer_seed(conn, true, now);
+            }
+        }
         if peer_is_seed && self.picker.stats().pieces_have == self.num_pieces {
             // Two seeds have nothing to give each other.
             self.actions
@@ -488,6 +529,9 @@ impl TorrentCore {
     /// the peer was gone).
     pub fn upload_done(&mut self, conn: ConnId, sent: u32) {
         self.counters.uploaded += u64::from(sent);
+        if let Some(ch) = self.choker.as_mut() {
+            let _ = ch.record_upload(conn, u64::from(sent));
+        }
         if let Some(p) = self.peers.get_mut(&conn) {
             p.uploads_in_flight = p.uploads_in_flight.saturating_sub(1);
         }
@@ -508,6 +552,13 @@ impl TorrentCore {
             BlockOutcome::Redundant => self.counters.wasted += u64::from(len),
             BlockOutcome::Accepted | BlockOutcome::PieceComplete => {
                 self.counters.downloaded += u64::from(len);
+                if let Some(ch) = self.choker.as_mut() {
+                    let _ = ch.record_download(conn, u64::from(len));
+                    if let Some(p) = self.peers.get_mut(&conn).filter(|p| p.snubbed) {
+                        p.snubbed = false;
+                        let _ = ch.set_snubbed(conn, false, now);
+                    }
+                }
                 let piece_len = self.picker.geometry().piece_len(block.index) as usize;
                 let buf = self
                     .buffers
@@ -537,6 +588,7 @@ impl TorrentCore {
 
     /// The result of an [`Action::Verify`].
     pub fn piece_checked(&mut self, piece: u32, check: PieceCheck, now: Instant) {
+        self.last_now = Some(now);
         match check {
             PieceCheck::Verified => {
                 if self.picker.on_piece_verified(piece).is_ok() {
@@ -572,7 +624,11 @@ impl TorrentCore {
 
     /// Time passed: timed-out requests go to other peers.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.last_now = Some(now);
         self.picker.handle_timeout(now);
+        if let Some(ch) = self.choker.as_mut() {
+            ch.handle_timeout(now);
+        }
         self.drain_picker_events();
         self.fill_all(now);
     }
@@ -591,11 +647,52 @@ impl TorrentCore {
                         Message::NotInterested
                     };
                     self.actions.push_back(Action::Send(peer, m));
+                    if let Some(ch) = self.choker.as_mut() {
+                        let _ = ch.set_am_interested(peer, interested);
+                    }
                 }
                 PickerEvent::Abandoned { piece } => {
                     self.buffers.remove(&piece);
                 }
-                PickerEvent::Snubbed { .. } => {}
+                PickerEvent::Snubbed { peer } => {
+                    if let (Some(ch), Some(now)) = (self.choker.as_mut(), self.last_now) {
+                        let _ = ch.set_snubbed(peer, true, now);
+                        if let Some(p) = self.peers.get_mut(&peer) {
+                            p.snubbed = true;
+                        }
+                    }
+                }
+            }
+        }
+        self.drain_choker_events();
+    }
+
+    /// Turns the choker's decisions into `choke` / `unchoke` messages, and switches it to
+    /// seeding once every wanted piece is here.
+    fn drain_choker_events(&mut self) {
+        let Some(ch) = self.choker.as_mut() else {
+            return;
+        };
+        if self.picker.is_complete() && ch.mode() == ChokerMode::Downloading {
+            if let Some(now) = self.last_now {
+                ch.set_mode(ChokerMode::Seeding, now);
+            }
+        }
+        while let Some(ev) = ch.poll_event() {
+            let (conn, choke) = match ev {
+                ChokerEvent::Unchoke(c) => (c, false),
+                ChokerEvent::Choke(c) => (c, true),
+            };
+            if let Some(p) = self.peers.get_mut(&conn) {
+                if p.am_choking != choke {
+                    p.am_choking = choke;
+                    let m = if choke {
+                        Message::Choke
+                    } else {
+                        Message::Unchoke
+                    };
+                    self.actions.push_back(Action::Send(conn, m));
+                }
             }
         }
     }
