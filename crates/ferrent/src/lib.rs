@@ -10,6 +10,7 @@
 
 pub mod announce;
 pub mod choker;
+pub mod dht;
 mod peer;
 mod picker;
 pub mod resume;
