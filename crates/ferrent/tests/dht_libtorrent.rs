@@ -2,7 +2,9 @@
 //! loopback. Three libtorrent sessions on 127.0.0.41-43 bootstrap from each other and from our
 //! node; the first adds an info-hash (like a magnet link) and so announces itself to the DHT. Our node, bootstrapped from those three addresses
 //! only, must find the announcer's address with get_peers, and must have answered libtorrent's
-//! queries (which carry 2-byte transaction ids). Bounded to ~60 s; the python process is killed
+//! queries (which carry 2-byte transaction ids), and libtorrent's announce to us must pass our
+//! token check. The other way round, we announce a second info-hash and a libtorrent session's
+//! get_peers must report our address. Bounded to ~60 s; the python process is killed
 //! by a Drop guard, also on failure.
 
 // An integration test drives real time.
@@ -50,6 +52,9 @@ async fn ferrent_and_libtorrent_dht_interoperate() {
         .map(|ip| SocketAddr::new(ip.parse().unwrap(), free_port(ip)))
         .collect();
     let info_hash: [u8; 20] = Sha1::digest(b"ferrent dht interop").into();
+    // The other way round: we announce this one, a libtorrent session looks it up.
+    let our_hash: [u8; 20] = Sha1::digest(b"ferrent dht interop, announced by ferrent").into();
+    let our_port = 9999;
     let save_dir = tempfile::tempdir().expect("tempdir");
 
     let seed: [u8; 20] = Sha1::digest(format!("{:?}{}", Instant::now(), std::process::id())).into();
@@ -76,7 +81,7 @@ async fn ferrent_and_libtorrent_dht_interoperate() {
                 "--extra",
                 &dht.local_addr().to_string(),
             ])
-            .args(["--info-hash", &hex(&info_hash)])
+            .args(["--info-hash", &hex(&info_hash), "--find", &hex(&our_hash)])
             .arg("--save-dir")
             .arg(save_dir.path())
             .args(["--ttl", "70"])
@@ -132,6 +137,29 @@ async fn ferrent_and_libtorrent_dht_interoperate() {
         tokio::time::sleep(Duration::from_millis(200)).await;
         stats = dht.stats().await.expect("stats");
     }
+    // Announce our own info-hash, then wait (bounded) until libtorrent's get_peers reports us.
+    let ours = SocketAddr::new(dht.local_addr().ip(), our_port);
+    let mut lt_found_us = false;
+    if found {
+        dht.announce(NodeId(our_hash), Some(our_port))
+            .await
+            .expect("announce");
+        let until = Instant::now() + Duration::from_secs(20);
+        while !lt_found_us && Instant::now() < until {
+            match line_rx.recv_timeout(Duration::from_millis(500)) {
+                Ok(l) => {
+                    lt_found_us |= l.contains(&format!("\"{ours}\""));
+                    last_status = l;
+                }
+                Err(std_mpsc::RecvTimeoutError::Timeout) => {}
+                Err(std_mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+            while let Ok(Some(ev)) = tokio::time::timeout(Duration::ZERO, events.recv()).await {
+                eprintln!("ferrent: {ev:?}");
+            }
+        }
+        eprintln!("lt: {last_status}");
+    }
     eprintln!("ferrent stats after {:?}: {stats:?}", start.elapsed());
     if let Some(stdin) = child.0.stdin.as_mut() {
         let _ = stdin.write_all(b"");
@@ -148,6 +176,10 @@ async fn ferrent_and_libtorrent_dht_interoperate() {
     assert!(
         stats.stored.1 >= 1,
         "libtorrent's announce_peer (our token) accepted: {stats:?}"
+    );
+    assert!(
+        lt_found_us,
+        "libtorrent's get_peers did not find our announce {ours}: {last_status}"
     );
     assert!(
         stats.answered_by_tid_len[2] > 0,

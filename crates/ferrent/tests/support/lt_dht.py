@@ -9,7 +9,8 @@ with every other session and the --extra nodes (ferrent) as bootstrap nodes, and
 NAT-PMP off. libtorrent's loopback/same-network filters are turned off
 (dht_restrict_routing_ips, dht_restrict_search_ips, dht_prefer_verified_node_ids,
 dht_enforce_node_id, dht_ignore_dark_internet). The first session adds --info-hash as a
-magnet-style torrent, so it announces itself (its listen port) to the DHT every 3 s. Prints JSON lines: {"ready": ...} once, then
+magnet-style torrent, so it announces itself (its listen port) to the DHT every 3 s; with
+--find, the second session runs get_peers for that info-hash every 2 s and reports the peers. Prints JSON lines: {"ready": ...} once, then
 {"status": ...} every second. Exits after --ttl seconds or when stdin closes.
 """
 import argparse
@@ -27,6 +28,7 @@ def main():
     ap.add_argument("--extra", default="")
     ap.add_argument("--info-hash", required=True)
     ap.add_argument("--save-dir", required=True, help="download directory of the announced torrent (stays empty)")
+    ap.add_argument("--find", help="info-hash (hex) the second session looks up with get_peers every 2 s")
     ap.add_argument("--ttl", type=float, default=60)
     a = ap.parse_args()
     nodes = [n for n in a.nodes.split(",") if n]
@@ -52,7 +54,8 @@ def main():
             "dht_enforce_node_id": False,
             "dht_ignore_dark_internet": False,
             "dht_announce_interval": 3,
-            "alert_mask": int(lt.alert.category_t.dht_notification | lt.alert.category_t.error_notification),
+            "alert_mask": int(lt.alert.category_t.dht_notification | lt.alert.category_t.dht_operation_notification
+                              | lt.alert.category_t.error_notification),
         })
         sessions.append(s)
     ih = lt.sha1_hash(bytes.fromhex(a.info_hash))
@@ -69,29 +72,37 @@ def main():
     print(json.dumps({"ready": nodes}), flush=True)
     t0 = time.time()
     incoming_announces = 0
+    find = lt.sha1_hash(bytes.fromhex(a.find)) if a.find else None
+    last_find = 0.0
+    found = set()
     while time.time() - t0 < a.ttl:
         r, _, _ = select.select([sys.stdin], [], [], 1.0)
         if r and not sys.stdin.readline():
             break
         now = time.time()
+        if find is not None and len(sessions) > 1 and now - last_find >= 2:
+            sessions[1].dht_get_peers(find)
+            last_find = now
         live = []
         for s in sessions:
-            for al in s.pop_alerts():
-                if isinstance(al, lt.dht_announce_alert):
-                    incoming_announces += 1
-                elif isinstance(al, (lt.listen_failed_alert, lt.torrent_error_alert)):
-                    print(json.dumps({"error": al.message()}), flush=True)
-            s.post_dht_stats()
-        time.sleep(0.05)
-        for s in sessions:
             n = 0
-            for al in s.pop_alerts():
-                if isinstance(al, lt.dht_stats_alert):
-                    n = sum(b["num_nodes"] for b in al.routing_table)
-                elif isinstance(al, lt.dht_announce_alert):
-                    incoming_announces += 1
+            for phase in (0, 1):
+                # Phase 0 drains earlier alerts and asks for stats; phase 1 reads the stats.
+                for al in s.pop_alerts():
+                    if isinstance(al, lt.dht_stats_alert):
+                        n = sum(b["num_nodes"] for b in al.routing_table)
+                    elif isinstance(al, lt.dht_announce_alert):
+                        incoming_announces += 1
+                    elif isinstance(al, lt.dht_get_peers_reply_alert):
+                        found.update("%s:%d" % (ip, port) for ip, port in al.peers())
+                    elif isinstance(al, (lt.listen_failed_alert, lt.torrent_error_alert)):
+                        print(json.dumps({"error": al.message()}), flush=True)
+                if phase == 0:
+                    s.post_dht_stats()
+                    time.sleep(0.02)
             live.append(n)
         print(json.dumps({"status": {"routing_nodes": live, "incoming_announces": incoming_announces,
+                                     "found": sorted(found),
                                      "t": round(now - t0, 1)}}), flush=True)
     for s in sessions:
         s.pause()
