@@ -11,6 +11,7 @@
 pub mod announce;
 pub mod choker;
 pub mod dht;
+pub mod metadata;
 mod peer;
 mod picker;
 pub mod resume;

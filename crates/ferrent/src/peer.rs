@@ -116,7 +116,7 @@ where
     }
 }
 
-async fn connect_and_handshake(
+pub(crate) async fn connect_and_handshake(
     peer: &OutgoingPeer,
 ) -> Result<(TcpStream, Handshake, BytesMut), String> {
     let socket = if peer.addr.is_ipv4() {

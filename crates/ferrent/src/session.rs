@@ -112,6 +112,9 @@ pub enum SessionError {
     /// The torrent cannot be downloaded by this version.
     #[error("{0}")]
     Unsupported(String),
+    /// The metadata of a magnet link could not be had or is invalid.
+    #[error("magnet link: {0}")]
+    Magnet(String),
     /// The listen socket could not be opened.
     #[error("cannot listen on {addr}: {source}")]
     Listen {
@@ -199,6 +202,67 @@ impl Session {
     /// Our peer id.
     pub fn peer_id(&self) -> Id20 {
         self.peer_id
+    }
+
+    /// The metadata (info dictionary) of a magnet link, from its `x.pe` peers, `extra_peers`
+    /// and the peers its `tr` trackers return (BEP 9). The result carries the magnet's trackers
+    /// and web seeds; hand it to [`Session::add_torrent`] with the peers returned beside it
+    /// (those found for the metadata, to download from).
+    pub async fn fetch_magnet_metadata(
+        &self,
+        magnet: &ferrent_core::Magnet,
+        extra_peers: &[SocketAddr],
+    ) -> Result<(Metainfo, Vec<SocketAddr>), SessionError> {
+        let Some(info_hash) = magnet.info_hash.v1_hash() else {
+            return Err(SessionError::Unsupported(
+                "v2-only magnet links are not supported yet".into(),
+            ));
+        };
+        let mut peers: Vec<SocketAddr> = extra_peers.to_vec();
+        for p in &magnet.peers {
+            match p {
+                ferrent_core::MagnetPeer::Addr(a) => peers.push(*a),
+                ferrent_core::MagnetPeer::Host { host, port } => {
+                    if let Ok(mut addrs) = tokio::net::lookup_host((host.as_str(), *port)).await {
+                        peers.extend(addrs.next());
+                    }
+                }
+            }
+        }
+        // One announce round for peers (BEP 12 order; we do not know `left` yet).
+        let tiers: Vec<Vec<String>> = magnet.trackers.iter().map(|t| vec![t.clone()]).collect();
+        let params = crate::announce::AnnounceParams {
+            info_hash,
+            peer_id: self.peer_id,
+            port: self.config.listen_port,
+            uploaded: 0,
+            downloaded: 0,
+            left: 1,
+            event: crate::announce::Event::Started,
+            num_want: crate::torrent::NUM_WANT,
+            key: rand::random(),
+        };
+        for url in TrackerTiers::new(tiers.clone(), &mut rand::rng()).attempt_order() {
+            match self.tracker.announce(&url, &params).await {
+                Ok(out) => {
+                    peers.extend(out.peers);
+                    break;
+                }
+                Err(e) => tracing::debug!(tracker = %url, "announce for metadata failed: {e}"),
+            }
+        }
+        peers.sort();
+        peers.dedup();
+        let info =
+            crate::metadata::fetch_metadata(info_hash, &peers, self.peer_id, self.config.bind_ip)
+                .await
+                .map_err(|e| SessionError::Magnet(e.to_string()))?;
+        let meta = Metainfo::from_info_bytes(&info)
+            .map_err(|e| SessionError::Magnet(format!("invalid metadata: {e}")))?;
+        let meta = meta
+            .with_trackers(tiers)
+            .with_web_seeds(magnet.web_seeds.clone());
+        Ok((meta, peers))
     }
 
     /// Starts a torrent: opens its storage, checks data already present (resuming what is
@@ -305,6 +369,7 @@ impl Session {
             ..crate::choker::ChokerConfig::default()
         };
         core.enable_choker(choker, rand::random(), std::time::Instant::now());
+        core.serve_metadata(Arc::new(meta.info_bytes().to_vec()));
         let initial = if core.is_complete() {
             TorrentState::Complete
         } else {

@@ -19,8 +19,12 @@ const PLAIN_LINE_EVERY: Duration = Duration::from_secs(5);
 /// Arguments of `ferrent download`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// The .torrent file.
-    pub torrent: PathBuf,
+    /// A .torrent file or a magnet link (`magnet:?xt=urn:btih:...`; the metadata is fetched
+    /// from its `x.pe` peers, `--peer`s and the peers of its trackers, BEP 9).
+    pub torrent: String,
+    /// For a magnet link: also write the fetched metadata as a .torrent file here.
+    #[arg(long, value_name = "PATH")]
+    pub save_torrent: Option<PathBuf>,
     /// Directory to download into (the torrent's file or folder is created inside it).
     #[arg(short = 'o', long = "output", default_value = ".")]
     pub output: PathBuf,
@@ -46,24 +50,66 @@ pub struct Args {
 
 /// Runs `ferrent download`.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let meta = super::info::read_torrent(&args.torrent)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(download(args, meta))
+    runtime.block_on(download(args))
 }
 
-async fn download(args: Args, meta: ferrent_core::Metainfo) -> anyhow::Result<()> {
+async fn download(args: Args) -> anyhow::Result<()> {
     let session = args.net.session()?;
+    let mut select_only = Vec::new();
+    let mut peers = args.net.peers.clone();
+    let meta = if args
+        .torrent
+        .trim_start()
+        .to_ascii_lowercase()
+        .starts_with("magnet:")
+    {
+        let magnet = ferrent_core::Magnet::parse(&args.torrent).context("invalid magnet link")?;
+        let label = magnet
+            .name
+            .clone()
+            .unwrap_or_else(|| magnet.info_hash.wire_id().to_hex());
+        println!("{label}: fetching metadata from peers (BEP 9)");
+        let (meta, found) = session
+            .fetch_magnet_metadata(&magnet, &args.net.peers)
+            .await
+            .with_context(|| format!("{label}: no metadata"))?;
+        println!(
+            "{}: metadata received ({} pieces, {} files)",
+            meta.name(),
+            meta.layout().num_pieces(),
+            meta.files().len()
+        );
+        if let Some(path) = &args.save_torrent {
+            std::fs::write(path, torrent_file(&meta))
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            println!("{}: saved {}", meta.name(), path.display());
+        }
+        select_only = magnet.select_only.clone();
+        peers = found;
+        meta
+    } else {
+        super::info::read_torrent(std::path::Path::new(&args.torrent))?
+    };
     let name = meta.name().to_owned();
     let no_trackers = meta.trackers().is_empty();
-    if no_trackers && args.net.peers.is_empty() {
+    if no_trackers && peers.is_empty() {
         bail!("{name}: the torrent has no trackers and no --peer was given: nowhere to find peers");
     }
     let mut add = AddTorrent::new(&args.output);
-    add.file_priorities = super::select::file_priorities(&meta, &args.only, &args.skip)?;
-    add.peers = args.net.peers.clone();
+    let mut only = args.only.clone();
+    if only.is_empty() {
+        // BEP 53 `so` of a magnet link, unless --only says otherwise.
+        only = select_only
+            .iter()
+            .map(|r| format!("{}-{}", r.start(), r.end()))
+            .collect();
+    }
+    add.file_priorities = super::select::file_priorities(&meta, &only, &args.skip)?;
+    add.peers = peers;
     let start = Instant::now();
     let mut torrent = session
         .add_torrent(meta, add)
@@ -253,4 +299,38 @@ impl Progress {
             b.finish_and_clear();
         }
     }
+}
+
+/// A .torrent file for metadata fetched from peers: the raw info dictionary (its bytes are what
+/// the info-hash is over) with the magnet's trackers.
+fn torrent_file(meta: &ferrent_core::Metainfo) -> Vec<u8> {
+    use ferrent_bencode::write_bytes;
+    let mut out = vec![b'd'];
+    let tiers = meta.trackers();
+    if let Some(first) = tiers.first().and_then(|t| t.first()) {
+        write_bytes(&mut out, b"announce");
+        write_bytes(&mut out, first.as_bytes());
+        write_bytes(&mut out, b"announce-list");
+        out.push(b'l');
+        for tier in &tiers {
+            out.push(b'l');
+            for url in tier {
+                write_bytes(&mut out, url.as_bytes());
+            }
+            out.push(b'e');
+        }
+        out.push(b'e');
+    }
+    write_bytes(&mut out, b"info");
+    out.extend_from_slice(meta.info_bytes());
+    if !meta.url_list().is_empty() {
+        write_bytes(&mut out, b"url-list");
+        out.push(b'l');
+        for u in meta.url_list() {
+            write_bytes(&mut out, u.as_bytes());
+        }
+        out.push(b'e');
+    }
+    out.push(b'e');
+    out
 }

@@ -125,6 +125,8 @@ pub struct TorrentCore {
     choker: Option<Choker<ConnId>>,
     /// The latest time any call brought, for the few calls that take none.
     last_now: Option<Instant>,
+    /// The raw info dictionary, served to peers that ask (BEP 9).
+    metadata: Option<std::sync::Arc<Vec<u8>>>,
 }
 
 impl TorrentCore {
@@ -151,6 +153,7 @@ impl TorrentCore {
             counters: CoreCounters::default(),
             choker: None,
             last_now: None,
+            metadata: None,
         })
     }
 
@@ -196,6 +199,12 @@ impl TorrentCore {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
+    }
+
+    /// Serve `info` (the raw info dictionary) to peers that ask with `ut_metadata` (BEP 9), so
+    /// they can start from a magnet link. Call before any peer connects.
+    pub fn serve_metadata(&mut self, info: std::sync::Arc<Vec<u8>>) {
+        self.metadata = Some(info);
     }
 
     /// Gives upload slots out with a [`Choker`] (tit-for-tat, optimistic unchoke, seeding round
@@ -262,6 +271,13 @@ impl TorrentCore {
                 ..ExtendedHandshake::default()
             };
             hs.yourip = Some(addr.ip());
+            if let Some(info) = &self.metadata {
+                hs.m.insert(
+                    wire::UT_METADATA.into(),
+                    crate::metadata::OUR_UT_METADATA_ID,
+                );
+                hs.metadata_size = Some(info.len() as u64);
+            }
             self.actions.push_back(Action::Send(conn, hs.to_message()));
         }
         let have = self.picker.stats().pieces_have;
@@ -443,6 +459,9 @@ impl TorrentCore {
                     }
                 }
             }
+            Message::Extended { id, payload } if id == crate::metadata::OUR_UT_METADATA_ID => {
+                self.on_metadata_message(conn, &payload);
+            }
             // Not used yet (uploads, DHT, extensions come later) or unknown: ignored.
             Message::Cancel(_)
             | Message::Port(_)
@@ -523,6 +542,42 @@ impl TorrentCore {
         peer.uploads_in_flight += 1;
         self.actions.push_back(Action::Upload(conn, req));
         Ok(())
+    }
+
+    /// A `ut_metadata` message (BEP 9): requests are answered from our info dictionary, or
+    /// rejected when we have none; malformed ones are ignored (BEP 10 asks for tolerance).
+    fn on_metadata_message(&mut self, conn: ConnId, payload: &Bytes) {
+        let Ok(wire::MetadataMessage::Request { piece }) = wire::MetadataMessage::decode(payload)
+        else {
+            return;
+        };
+        let Some(their_id) = self
+            .peers
+            .get(&conn)
+            .and_then(|p| p.ext.as_ref())
+            .and_then(|e| e.extension_id(wire::UT_METADATA))
+        else {
+            return;
+        };
+        let len = wire::METADATA_PIECE_LEN as usize;
+        let reply = self
+            .metadata
+            .as_ref()
+            .and_then(|info| {
+                let start = (piece as usize).checked_mul(len)?;
+                let chunk = info.get(start..info.len().min(start + len))?;
+                (!chunk.is_empty()).then(|| wire::MetadataMessage::Data {
+                    piece,
+                    total_size: u32::try_from(info.len()).unwrap_or(u32::MAX),
+                    data: Bytes::copy_from_slice(chunk),
+                })
+            })
+            .unwrap_or(wire::MetadataMessage::Reject { piece });
+        let msg = Message::Extended {
+            id: their_id,
+            payload: reply.to_bytes(),
+        };
+        self.actions.push_back(Action::Send(conn, msg));
     }
 
     /// An [`Action::Upload`] finished: `sent` bytes went to the peer (0 if the read failed or

@@ -1,0 +1,146 @@
+//! Magnet links end to end with libtorrent (BEP 9): ferrent fetches the metadata and the data
+//! from a libtorrent seeder named only by `x.pe`; a libtorrent leecher given only a magnet
+//! pointing at `ferrent seed` gets the metadata from ferrent and downloads.
+
+mod support;
+
+use std::process::Command;
+use std::time::Duration;
+
+use support::{Swarm, free_port, read, wait_for_text};
+
+fn info_hash(s: &Swarm, torrent: &str) -> String {
+    let out = s.run_ferrent(&["info", "--json", torrent], Duration::from_secs(20));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    v["info_hash_v1"].as_str().expect("v1 hash").to_string()
+}
+
+#[test]
+fn magnet_download_from_libtorrent_seeder() {
+    let s = Swarm::new("magnet-from-lt");
+    let payload = s.payload("5M", 6);
+    // A dead tracker: peers come only from x.pe.
+    let torrent = s.torrent(&payload, "http://127.0.0.1:1/announce", 32);
+    let t = torrent.to_str().expect("utf-8");
+    let root = payload
+        .parent()
+        .expect("root")
+        .to_str()
+        .expect("utf-8")
+        .to_string();
+    let port = free_port("127.0.3.21".parse().expect("ip"));
+    assert!(
+        s.script(
+            "seed",
+            &[
+                "libtorrent",
+                t,
+                &root,
+                &port.to_string(),
+                "--ip",
+                "127.0.3.21"
+            ]
+        )
+        .status
+        .success()
+    );
+    let hash = info_hash(&s, t);
+    let magnet = format!("magnet:?xt=urn:btih:{hash}&dn=test&x.pe=127.0.3.21:{port}");
+    let dl = s.path("dl");
+    let saved = s.path("saved.torrent");
+    let out = s.run_ferrent(
+        &[
+            "download",
+            &magnet,
+            "-o",
+            dl.to_str().expect("utf-8"),
+            "--save-torrent",
+            saved.to_str().expect("utf-8"),
+            "--bind",
+            "127.0.3.22",
+            "--port",
+            "0",
+            "--timeout",
+            "30s",
+        ],
+        Duration::from_secs(60),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "magnet download failed: {text}");
+    assert!(text.contains("metadata received"), "{text}");
+    let name = payload.file_name().expect("name").to_str().expect("utf-8");
+    let verify = s.script(
+        "verify",
+        &[
+            payload.to_str().expect("utf-8"),
+            dl.join(name).to_str().expect("utf-8"),
+        ],
+    );
+    assert!(verify.status.success(), "bytes differ");
+    // The saved .torrent has the same info-hash as the original.
+    assert_eq!(info_hash(&s, saved.to_str().expect("utf-8")), hash);
+}
+
+#[test]
+fn libtorrent_gets_metadata_from_ferrent_seed() {
+    let mut s = Swarm::new("magnet-to-lt");
+    let payload = s.payload("5M", 6);
+    let torrent = s.torrent(&payload, "http://127.0.0.1:1/announce", 32);
+    let t = torrent.to_str().expect("utf-8");
+    let root = payload
+        .parent()
+        .expect("root")
+        .to_str()
+        .expect("utf-8")
+        .to_string();
+    let port = free_port("127.0.3.31".parse().expect("ip")).to_string();
+    let log = s.spawn_ferrent(
+        "seed",
+        &[
+            "seed",
+            t,
+            "-d",
+            &root,
+            "--bind",
+            "127.0.3.31",
+            "--port",
+            &port,
+            "--seed-time",
+            "120s",
+        ],
+    );
+    assert!(
+        wait_for_text(&log, "seeding on", Duration::from_secs(20)),
+        "{}",
+        read(&log)
+    );
+    let hash = info_hash(&s, t);
+    let magnet = format!("magnet:?xt=urn:btih:{hash}&x.pe=127.0.3.31:{port}");
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/lt_magnet.py");
+    let out = Command::new("/usr/bin/python3")
+        .arg(script)
+        .args([
+            &magnet,
+            s.path("lt").to_str().expect("utf-8"),
+            "127.0.3.32",
+            "40",
+        ])
+        .output()
+        .expect("run python3-libtorrent");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.starts_with("DONE"),
+        "libtorrent failed: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let name = payload.file_name().expect("name").to_str().expect("utf-8");
+    let verify = s.script(
+        "verify",
+        &[
+            payload.to_str().expect("utf-8"),
+            s.path("lt").join(name).to_str().expect("utf-8"),
+        ],
+    );
+    assert!(verify.status.success(), "libtorrent's copy differs");
+}
