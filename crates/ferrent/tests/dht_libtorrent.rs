@@ -125,8 +125,15 @@ async fn ferrent_and_libtorrent_dht_interoperate() {
         if let Ok(Some(ev)) = tokio::time::timeout(Duration::from_millis(500), events.recv()).await
         {
             eprintln!("ferrent: {ev:?}");
-            if let DhtEvent::PeersFound { peers, .. } = ev {
-                found |= peers.contains(&want);
+            // Only peers from a libtorrent node's reply count (not our own store, which
+            // libtorrent's announce to us also fills).
+            if let DhtEvent::PeersFound {
+                peers,
+                source: Some(src),
+                ..
+            } = ev
+            {
+                found |= peers.contains(&want) && lt_nodes.contains(&src);
             }
         }
     }

@@ -160,8 +160,13 @@ impl Lookup {
         for n in r.nodes.iter().chain(r.nodes6.iter()) {
             self.add(Some(n.id), n.addr);
         }
+        self.note_peers(&r.values)
+    }
+
+    /// Peers learnt elsewhere (our own peer store): returns those not reported before.
+    pub fn note_peers(&mut self, peers: &[SocketAddr]) -> Vec<SocketAddr> {
         let mut new = Vec::new();
-        for p in &r.values {
+        for p in peers {
             if self.peers_seen.len() < MAX_PEERS_PER_LOOKUP && self.peers_seen.insert(*p) {
                 new.push(*p);
             }

@@ -74,7 +74,8 @@ pub struct LookupId(pub u64);
 /// What the node reports to its caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DhtEvent {
-    /// A get_peers lookup learnt peers (each peer is reported once per lookup).
+    /// A get_peers lookup learnt peers: each peer once per lookup from the network, plus, at
+    /// the start, the peers in our own store (`source: None`).
     PeersFound {
         /// The lookup.
         lookup: LookupId,
@@ -82,6 +83,9 @@ pub enum DhtEvent {
         info_hash: NodeId,
         /// New peers.
         peers: Vec<SocketAddr>,
+        /// The node whose reply carried them; `None` = our own peer store (others announced
+        /// to us).
+        source: Option<SocketAddr>,
     },
     /// A lookup converged (announces, if any, have been sent).
     LookupDone {
@@ -297,6 +301,20 @@ impl DhtNode {
         let lookup = Lookup::new(target, kind, &known, bootstrap);
         let id = self.next_lookup;
         self.next_lookup += 1;
+        if let LookupKind::GetPeers { .. } = kind {
+            // We may be one of the closest nodes ourselves: report what others announced to us.
+            // These are not marked as seen, so a node's reply reports them again with its source.
+            let mut peers = self.store.get(&target, now, false);
+            peers.extend(self.store.get(&target, now, true));
+            if !peers.is_empty() {
+                self.push_event(DhtEvent::PeersFound {
+                    lookup: LookupId(id),
+                    info_hash: target,
+                    peers,
+                    source: None,
+                });
+            }
+        }
         self.lookups.insert(id, lookup);
         self.pump(now, id);
         Ok(LookupId(id))
@@ -580,6 +598,7 @@ impl DhtNode {
                         lookup: LookupId(l),
                         info_hash: lookup.target,
                         peers,
+                        source: Some(from),
                     };
                     self.push_event(ev);
                 }

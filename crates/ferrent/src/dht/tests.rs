@@ -317,3 +317,59 @@ fn table_save_and_load_roundtrip() {
         std::io::ErrorKind::InvalidData
     );
 }
+
+#[test]
+fn own_get_peers_reports_peers_announced_to_us() {
+    let now = Instant::now();
+    let mut c = DhtConfig::new(NodeId([1; 20]), [3; 32]);
+    c.bootstrap = vec!["127.0.0.2:6881".parse().unwrap()];
+    let mut n = DhtNode::new(c, now);
+    drain(&mut n);
+    let from: SocketAddr = "127.0.0.7:6881".parse().unwrap();
+    let ih = NodeId([0x42; 20]);
+    let mut b = Vec::new();
+    Message::query(
+        b"g1".to_vec(),
+        Query::GetPeers {
+            id: NodeId([0xAA; 20]),
+            info_hash: ih,
+            want: Default::default(),
+        },
+    )
+    .encode(&mut b);
+    n.handle_packet(now, from, &b);
+    let token = drain(&mut n)
+        .into_iter()
+        .find_map(|(_, m)| match m.body {
+            Body::Response(r) => r.token,
+            _ => None,
+        })
+        .unwrap();
+    let mut b = Vec::new();
+    Message::query(
+        b"a1".to_vec(),
+        Query::AnnouncePeer {
+            id: NodeId([0xAA; 20]),
+            info_hash: ih,
+            port: 0,
+            implied_port: true,
+            token,
+        },
+    )
+    .encode(&mut b);
+    n.handle_packet(now, from, &b);
+    drain(&mut n);
+    let lid = n.get_peers(now, ih).unwrap();
+    let ev =
+        std::iter::from_fn(|| n.poll_event()).find(|e| matches!(e, DhtEvent::PeersFound { .. }));
+    assert_eq!(
+        ev,
+        Some(DhtEvent::PeersFound {
+            lookup: lid,
+            info_hash: ih,
+            peers: vec![from],
+            source: None
+        }),
+        "implied port = source port"
+    );
+}
