@@ -144,3 +144,88 @@ fn libtorrent_gets_metadata_from_ferrent_seed() {
     );
     assert!(verify.status.success(), "libtorrent's copy differs");
 }
+
+/// No tracker at all: a small DHT of libtorrent nodes on loopback, one of them seeding.
+/// `ferrent download <magnet> --dht-bootstrap ...` finds the seeder through the DHT (BEP 5),
+/// fetches the metadata from it (BEP 9) and downloads.
+#[test]
+fn magnet_download_through_libtorrent_dht() {
+    let s = Swarm::new("magnet-dht");
+    let payload = s.payload("3M", 4);
+    let torrent = s.torrent(&payload, "http://127.0.0.1:1/announce", 32);
+    let t = torrent.to_str().expect("utf-8");
+    let root = payload
+        .parent()
+        .expect("root")
+        .to_str()
+        .expect("utf-8")
+        .to_string();
+    let nodes: Vec<String> = ["127.0.3.41", "127.0.3.42", "127.0.3.43"]
+        .iter()
+        .map(|ip| format!("{ip}:{}", free_port(ip.parse().expect("ip"))))
+        .collect();
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/lt_dht_seed.py");
+    let mut dht = Command::new("/usr/bin/python3")
+        .arg(script)
+        .args([
+            "--nodes",
+            &nodes.join(","),
+            "--torrent",
+            t,
+            "--data",
+            &root,
+            "--ttl",
+            "90",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start libtorrent DHT");
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut first = String::new();
+    let stdout = dht.stdout.take().expect("stdout");
+    let _guard = Kill(dht);
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut first)
+        .expect("ready line");
+    assert!(
+        first.contains("\"ready\": true"),
+        "libtorrent seeder not ready: {first}"
+    );
+    // Let libtorrent's nodes find each other and announce the torrent.
+    std::thread::sleep(Duration::from_secs(4));
+
+    let hash = info_hash(&s, t);
+    let magnet = format!("magnet:?xt=urn:btih:{hash}&dn=dht-test");
+    let dl = s.path("dl");
+    let mut args = vec![
+        "download".to_string(),
+        magnet,
+        "-o".into(),
+        dl.to_str().expect("utf-8").into(),
+    ];
+    for n in &nodes {
+        args.push("--dht-bootstrap".into());
+        args.push(n.clone());
+    }
+    args.extend(["--bind", "127.0.3.44", "--port", "0", "--timeout", "30s"].map(String::from));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = s.run_ferrent(&args, Duration::from_secs(90));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "DHT magnet download failed: {text}");
+    let name = payload.file_name().expect("name").to_str().expect("utf-8");
+    let verify = s.script(
+        "verify",
+        &[
+            payload.to_str().expect("utf-8"),
+            dl.join(name).to_str().expect("utf-8"),
+        ],
+    );
+    assert!(verify.status.success(), "bytes differ");
+}

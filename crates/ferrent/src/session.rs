@@ -36,6 +36,9 @@ use tokio::net::{TcpListener, TcpStream};
 /// Default connection limit per torrent.
 pub const DEFAULT_MAX_PEERS: usize = 50;
 
+/// Longest a magnet link waits for DHT peers (bootstrap plus one lookup).
+pub const DHT_LOOKUP_TIME: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// Settings shared by every torrent of a session.
 #[derive(Debug, Clone)]
 pub struct SessionConfig {
@@ -53,6 +56,9 @@ pub struct SessionConfig {
     pub tracker: TrackerClientConfig,
     /// Connection limit per torrent.
     pub max_peers_per_torrent: usize,
+    /// DHT nodes to bootstrap from (BEP 5). Empty: no DHT. There is deliberately no default
+    /// here: front ends choose (tests give loopback nodes only).
+    pub dht_bootstrap: Vec<SocketAddr>,
 }
 
 impl Default for SessionConfig {
@@ -64,6 +70,7 @@ impl Default for SessionConfig {
             bind_ip: None,
             tracker: TrackerClientConfig::default(),
             max_peers_per_torrent: DEFAULT_MAX_PEERS,
+            dht_bootstrap: Vec::new(),
         }
     }
 }
@@ -144,6 +151,8 @@ pub struct Session {
     registry: Registry,
     local_addr: Option<SocketAddr>,
     cancel: CancellationToken,
+    /// The DHT node, started on first use.
+    dht: tokio::sync::Mutex<Option<(crate::dht::Dht, mpsc::Receiver<crate::dht::DhtEvent>)>>,
 }
 
 impl Drop for Session {
@@ -191,6 +200,7 @@ impl Session {
             registry,
             local_addr,
             cancel,
+            dht: tokio::sync::Mutex::new(None),
         })
     }
 
@@ -251,6 +261,9 @@ impl Session {
                 Err(e) => tracing::debug!(tracker = %url, "announce for metadata failed: {e}"),
             }
         }
+        if !self.config.dht_bootstrap.is_empty() {
+            peers.extend(self.dht_peers(info_hash).await);
+        }
         peers.sort();
         peers.dedup();
         let info =
@@ -263,6 +276,56 @@ impl Session {
             .with_trackers(tiers)
             .with_web_seeds(magnet.web_seeds.clone());
         Ok((meta, peers))
+    }
+
+    /// Peers for `info_hash` from the DHT: starts the session's node on first use (bootstrapped
+    /// from [`SessionConfig::dht_bootstrap`]), waits briefly for a routing table, runs one
+    /// get_peers lookup and collects what it finds (bounded by [`DHT_LOOKUP_TIME`]).
+    async fn dht_peers(&self, info_hash: Id20) -> Vec<SocketAddr> {
+        let mut guard = self.dht.lock().await;
+        if guard.is_none() {
+            let ip = self.config.bind_ip.unwrap_or(IpAddr::from([0, 0, 0, 0]));
+            let mut cfg = crate::dht::DhtConfig::new(
+                ferrent_proto::dht::NodeId(rand::random()),
+                rand::random(),
+            );
+            cfg.bootstrap = self.config.dht_bootstrap.clone();
+            match crate::dht::Dht::bind(SocketAddr::new(ip, 0), cfg).await {
+                Ok(pair) => *guard = Some(pair),
+                Err(e) => {
+                    tracing::warn!("cannot start the DHT: {e}");
+                    return Vec::new();
+                }
+            }
+        }
+        let Some((dht, events)) = guard.as_mut() else {
+            return Vec::new();
+        };
+        let deadline = tokio::time::Instant::now() + DHT_LOOKUP_TIME;
+        // The table fills from the bootstrap nodes' replies; a lookup on an empty table ends at once.
+        while tokio::time::Instant::now() < deadline {
+            if dht.stats().await.is_ok_and(|s| s.routing_nodes > 0) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let Ok(lookup) = dht.get_peers(ferrent_proto::dht::NodeId(info_hash.0)).await else {
+            return Vec::new();
+        };
+        let mut found = Vec::new();
+        while let Ok(Some(ev)) = tokio::time::timeout_at(deadline, events.recv()).await {
+            match ev {
+                crate::dht::DhtEvent::PeersFound {
+                    lookup: l, peers, ..
+                } if l == lookup => {
+                    found.extend(peers);
+                }
+                crate::dht::DhtEvent::LookupDone { lookup: l, .. } if l == lookup => break,
+                _ => {}
+            }
+        }
+        tracing::info!(peers = found.len(), "DHT lookup for {info_hash} done");
+        found
     }
 
     /// Starts a torrent: opens its storage, checks data already present (resuming what is

@@ -38,6 +38,10 @@ pub struct NetArgs {
     /// A peer to connect to directly, IP:PORT (repeatable); no tracker needed.
     #[arg(long = "peer", value_name = "IP:PORT")]
     pub peers: Vec<SocketAddr>,
+    /// A DHT node to bootstrap from, HOST:PORT (repeatable; BEP 5). Without one, the DHT is
+    /// off. (Public routers such as router.bittorrent.com:6881 work on the internet.)
+    #[arg(long = "dht-bootstrap", value_name = "HOST:PORT")]
+    pub dht_bootstrap: Vec<String>,
     /// Base of the UDP tracker retransmission timeout (BEP 15 says 15s).
     #[arg(long, default_value = "15s", value_parser = humantime::parse_duration, hide = true)]
     pub udp_retry_base: Duration,
@@ -53,6 +57,11 @@ impl NetArgs {
             ..SessionConfig::default()
         };
         config.tracker.udp_retry.base = self.udp_retry_base;
+        for node in &self.dht_bootstrap {
+            let addrs = std::net::ToSocketAddrs::to_socket_addrs(node.as_str())
+                .map_err(|e| anyhow::anyhow!("DHT bootstrap node {node}: {e}"))?;
+            config.dht_bootstrap.extend(addrs.take(1));
+        }
         Ok(Session::new(config)?)
     }
 }
