@@ -36,12 +36,20 @@ pub enum BitfieldError {
 impl Bitfield {
     /// All bits clear.
     pub fn new(len: u32) -> Self {
-        Bitfield { bytes: vec![0; Self::byte_len(len)], len, ones: 0 }
+        Bitfield {
+            bytes: vec![0; Self::byte_len(len)],
+            len,
+            ones: 0,
+        }
     }
 
     /// All bits set.
     pub fn full(len: u32) -> Self {
-        let mut b = Bitfield { bytes: vec![0xff; Self::byte_len(len)], len, ones: len };
+        let mut b = Bitfield {
+            bytes: vec![0xff; Self::byte_len(len)],
+            len,
+            ones: len,
+        };
         b.clear_spare();
         b
     }
@@ -55,9 +63,17 @@ impl Bitfield {
     pub fn from_bytes(bytes: &[u8], len: u32) -> Result<Self, BitfieldError> {
         let expected = Self::byte_len(len);
         if bytes.len() != expected {
-            return Err(BitfieldError::WrongLength { got: bytes.len(), expected, pieces: len });
+            return Err(BitfieldError::WrongLength {
+                got: bytes.len(),
+                expected,
+                pieces: len,
+            });
         }
-        let mut b = Bitfield { bytes: bytes.to_vec(), len, ones: 0 };
+        let mut b = Bitfield {
+            bytes: bytes.to_vec(),
+            len,
+            ones: 0,
+        };
         let before: u32 = b.bytes.last().map_or(0, |x| x.count_ones());
         b.clear_spare();
         if b.bytes.last().map_or(0, |x| x.count_ones()) != before {
@@ -88,7 +104,11 @@ impl Bitfield {
 
     /// Whether bit `i` is set (false when out of range).
     pub fn get(&self, i: u32) -> bool {
-        i < self.len && self.bytes.get((i / 8) as usize).is_some_and(|b| b & (0x80 >> (i % 8)) != 0)
+        i < self.len
+            && self
+                .bytes
+                .get((i / 8) as usize)
+                .is_some_and(|b| b & (0x80 >> (i % 8)) != 0)
     }
 
     /// Sets or clears bit `i`; returns whether it changed. Out of range: no change.
@@ -96,7 +116,9 @@ impl Bitfield {
         if i >= self.len {
             return false;
         }
-        let Some(byte) = self.bytes.get_mut((i / 8) as usize) else { return false };
+        let Some(byte) = self.bytes.get_mut((i / 8) as usize) else {
+            return false;
+        };
         let mask = 0x80 >> (i % 8);
         let was = *byte & mask != 0;
         if was == value {
@@ -160,7 +182,11 @@ mod tests {
     fn from_bytes_checks_length_and_spare_bits() {
         assert_eq!(
             Bitfield::from_bytes(&[0xff], 10),
-            Err(BitfieldError::WrongLength { got: 1, expected: 2, pieces: 10 })
+            Err(BitfieldError::WrongLength {
+                got: 1,
+                expected: 2,
+                pieces: 10
+            })
         );
         assert_eq!(
             Bitfield::from_bytes(&[0xff, 0xe0], 10),

@@ -82,10 +82,15 @@ macro_rules! impl_id {
                     });
                 }
                 let v = HEXLOWER_PERMISSIVE.decode(s.as_bytes()).map_err(|_| {
-                    HashParseError::BadDigit { text: shorten(s), encoding: "hex" }
+                    HashParseError::BadDigit {
+                        text: shorten(s),
+                        encoding: "hex",
+                    }
                 })?;
-                Self::from_slice(&v)
-                    .ok_or(HashParseError::BadDigit { text: shorten(s), encoding: "hex" })
+                Self::from_slice(&v).ok_or(HashParseError::BadDigit {
+                    text: shorten(s),
+                    encoding: "hex",
+                })
             }
         }
 
@@ -113,12 +118,20 @@ impl Id20 {
             40 => Self::from_hex(s),
             32 => {
                 let upper = s.to_ascii_uppercase();
-                let bad = || HashParseError::BadDigit { text: shorten(s), encoding: "base32" };
+                let bad = || HashParseError::BadDigit {
+                    text: shorten(s),
+                    encoding: "base32",
+                };
                 // 32 base32 characters are exactly 20 bytes, so no padding is involved.
                 let v = BASE32.decode(upper.as_bytes()).map_err(|_| bad())?;
                 Self::from_slice(&v).ok_or_else(bad)
             }
-            len => Err(HashParseError::BadLength { text: shorten(s), len, hex: 40, base32: 32 }),
+            len => Err(HashParseError::BadLength {
+                text: shorten(s),
+                len,
+                hex: 40,
+                base32: 32,
+            }),
         }
     }
 }
@@ -148,17 +161,26 @@ pub struct InfoHash {
 impl InfoHash {
     /// A v1-only torrent.
     pub fn v1(h: Id20) -> Self {
-        InfoHash { v1: Some(h), v2: None }
+        InfoHash {
+            v1: Some(h),
+            v2: None,
+        }
     }
 
     /// A v2-only torrent.
     pub fn v2(h: Id32) -> Self {
-        InfoHash { v1: None, v2: Some(h) }
+        InfoHash {
+            v1: None,
+            v2: Some(h),
+        }
     }
 
     /// A hybrid torrent.
     pub fn hybrid(v1: Id20, v2: Id32) -> Self {
-        InfoHash { v1: Some(v1), v2: Some(v2) }
+        InfoHash {
+            v1: Some(v1),
+            v2: Some(v2),
+        }
     }
 
     /// From optional parts; `None` when both are missing.
@@ -216,16 +238,28 @@ mod tests {
         assert_eq!(b32.len(), 32);
         assert_eq!(Id20::from_hex_or_base32(&b32).unwrap(), h);
         assert_eq!(Id20::from_hex_or_base32(&b32.to_lowercase()).unwrap(), h);
-        assert_eq!(Id20::from_hex("C12FE1C06BBA254A9DC9F519B335AA7C1367A88A").unwrap(), h);
+        assert_eq!(
+            Id20::from_hex("C12FE1C06BBA254A9DC9F519B335AA7C1367A88A").unwrap(),
+            h
+        );
     }
 
     #[test]
     fn bad_lengths_and_digits_are_errors() {
-        assert!(matches!(Id20::from_hex_or_base32("abc"), Err(HashParseError::BadLength { .. })));
+        assert!(matches!(
+            Id20::from_hex_or_base32("abc"),
+            Err(HashParseError::BadLength { .. })
+        ));
         let bad = "z".repeat(40);
-        assert!(matches!(Id20::from_hex(&bad), Err(HashParseError::BadDigit { .. })));
+        assert!(matches!(
+            Id20::from_hex(&bad),
+            Err(HashParseError::BadDigit { .. })
+        ));
         let bad32 = "1".repeat(32); // '1' is not in the base32 alphabet
-        assert!(matches!(Id20::from_hex_or_base32(&bad32), Err(HashParseError::BadDigit { .. })));
+        assert!(matches!(
+            Id20::from_hex_or_base32(&bad32),
+            Err(HashParseError::BadDigit { .. })
+        ));
     }
 
     #[test]
