@@ -23,6 +23,8 @@ enum Command {
     Info(commands::info::Args),
     /// Create a .torrent file from a file or directory.
     Create(commands::create::Args),
+    /// Verify a torrent's data on disk (all cores; ignores resume data).
+    Check(commands::check::Args),
     /// Download a torrent from its swarm.
     Download(commands::download::Args),
     /// Verify a torrent's data and upload it to the swarm.
@@ -47,6 +49,7 @@ fn main() -> ExitCode {
         Command::Demo(a) => commands::demo::run(a),
         Command::Info(a) => commands::info::run(a),
         Command::Create(a) => commands::create::run(a),
+        Command::Check(a) => commands::check::run(a),
         Command::Download(a) => commands::download::run(a),
         Command::Seed(a) => commands::seed::run(a),
         Command::Share(a) => commands::share::run(a),
