@@ -103,7 +103,21 @@ impl TrackerClient {
         req.numwant = Some(p.num_want);
         req.key = Some(format!("{:08X}", p.key).into_bytes());
         let full = req.to_url(url);
-        let transport = |e: reqwest::Error| AnnounceError::Transport(e.without_url().to_string());
+        // reqwest's own message is generic ("error sending request"): add the root cause
+        // ("Connection refused (os error 111)", a DNS failure, a timeout).
+        let transport = |e: reqwest::Error| {
+            let e = e.without_url();
+            let mut root: &dyn std::error::Error = &e;
+            while let Some(next) = root.source() {
+                root = next;
+            }
+            let (top, cause) = (e.to_string(), root.to_string());
+            AnnounceError::Transport(if cause == top {
+                top
+            } else {
+                format!("{top}: {cause}")
+            })
+        };
         let mut resp = self.http.get(&full).send().await.map_err(transport)?;
         if !resp.status().is_success() {
             return Err(AnnounceError::Transport(format!(
