@@ -88,14 +88,7 @@ fn corrupt_seeder_is_banned_and_download_completes() {
     );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "download failed: {text}");
-    let verify = s.script(
-        "verify",
-        &[
-            payload.to_str().expect("utf-8"),
-            dl.join(&name).to_str().expect("utf-8"),
-        ],
-    );
-    assert!(verify.status.success(), "bytes differ");
+    assert!(s.same_bytes(&payload, &dl), "bytes differ");
     // The liar was caught: failed pieces refetched and exactly one peer (127.0.2.71) banned.
     assert!(
         text.contains("failed their hash"),
@@ -120,15 +113,7 @@ fn full_disk_stops_with_the_file_named_then_rerun_completes() {
         .to_str()
         .expect("utf-8")
         .to_string();
-    let port = free_port("127.0.2.81".parse().expect("ip")).to_string();
-    assert!(
-        s.script(
-            "seed",
-            &["libtorrent", t, &root, &port, "--ip", "127.0.2.81"]
-        )
-        .status
-        .success()
-    );
+    s.seed_client("libtorrent", &torrent, Path::new(&root), "127.0.2.81", &[]);
 
     // The biggest file of the download goes to /dev/full: every write fails with ENOSPC.
     let name = payload.file_name().expect("name").to_owned();
@@ -175,14 +160,7 @@ fn full_disk_stops_with_the_file_named_then_rerun_completes() {
         "rerun failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let verify = s.script(
-        "verify",
-        &[
-            payload.to_str().expect("utf-8"),
-            dl.join(&name).to_str().expect("utf-8"),
-        ],
-    );
-    assert!(verify.status.success(), "bytes differ after rerun");
+    assert!(s.same_bytes(&payload, &dl), "bytes differ after rerun");
 }
 
 /// `--only` one file: that file is complete; files sharing no piece with it are never created;
@@ -200,15 +178,7 @@ fn only_and_skip_select_files() {
         .to_str()
         .expect("utf-8")
         .to_string();
-    let port = free_port("127.0.2.91".parse().expect("ip")).to_string();
-    assert!(
-        s.script(
-            "seed",
-            &["libtorrent", t, &root, &port, "--ip", "127.0.2.91"]
-        )
-        .status
-        .success()
-    );
+    s.seed_client("libtorrent", &torrent, Path::new(&root), "127.0.2.91", &[]);
 
     let info = s.run_ferrent(&["info", "--json", t], Duration::from_secs(20));
     let v: serde_json::Value = serde_json::from_slice(&info.stdout).expect("json");

@@ -5,6 +5,7 @@
 
 mod support;
 
+use std::path::Path;
 use std::time::Duration;
 
 use support::{Swarm, assert_leech_ok, free_port, read, wait_for_text};
@@ -133,15 +134,7 @@ fn share_serves_ferrent_and_libtorrent() {
         Duration::from_secs(60),
     );
     assert!(out.status.success(), "ferrent download failed");
-    let name = payload.file_name().expect("name").to_str().expect("utf-8");
-    let verify = s.script(
-        "verify",
-        &[
-            payload.to_str().expect("utf-8"),
-            dl.join(name).to_str().expect("utf-8"),
-        ],
-    );
-    assert!(verify.status.success(), "ferrent's copy differs");
+    assert!(s.same_bytes(&payload, &dl), "ferrent's copy differs");
 
     let lt = s.script(
         "leech",
@@ -177,21 +170,12 @@ fn uploads_to_another_leecher_while_downloading() {
         .to_string();
     // 1 MB/s: slow enough that the leechers have time to trade.
     let slow = [("SWARM_LT_SETTINGS", r#"{"upload_rate_limit": 1000000}"#)];
-    assert!(
-        s.script_env(
-            "seed",
-            &[
-                "libtorrent",
-                t,
-                &root,
-                &free_port("127.0.2.51".parse().expect("ip")).to_string(),
-                "--ip",
-                "127.0.2.51"
-            ],
-            &slow
-        )
-        .status
-        .success()
+    s.seed_client(
+        "libtorrent",
+        &torrent,
+        Path::new(&root),
+        "127.0.2.51",
+        &slow,
     );
     let dl = s.path("ferrent-dl");
     let log = s.spawn_ferrent(
@@ -265,21 +249,12 @@ fn kill9_mid_download_then_resume() {
         .expect("utf-8")
         .to_string();
     let slow = [("SWARM_LT_SETTINGS", r#"{"upload_rate_limit": 2000000}"#)];
-    assert!(
-        s.script_env(
-            "seed",
-            &[
-                "libtorrent",
-                t,
-                &root,
-                &free_port("127.0.2.61".parse().expect("ip")).to_string(),
-                "--ip",
-                "127.0.2.61"
-            ],
-            &slow
-        )
-        .status
-        .success()
+    s.seed_client(
+        "libtorrent",
+        &torrent,
+        Path::new(&root),
+        "127.0.2.61",
+        &slow,
     );
     let dl = s.path("dl");
     let dl = dl.to_str().expect("utf-8");

@@ -240,6 +240,45 @@ pub fn wait_for_port(port: u16, timeout: Duration) -> bool {
     false
 }
 
+impl Swarm {
+    /// Starts the harness seeder `client` of `torrent` over the data under `root` on `ip`, at a
+    /// free port (`env` e.g. `SWARM_LT_SETTINGS`), and waits until it announced. Returns the port.
+    pub fn seed_client(
+        &self,
+        client: &str,
+        torrent: &Path,
+        root: &Path,
+        ip: &str,
+        env: &[(&str, &str)],
+    ) -> u16 {
+        let port = free_port(ip.parse().expect("ip"));
+        let args = [
+            client,
+            torrent.to_str().expect("utf-8"),
+            root.to_str().expect("utf-8"),
+            &port.to_string(),
+            "--ip",
+            ip,
+        ];
+        assert!(
+            self.script_env("seed", &args, env).status.success(),
+            "{client} seeder did not start"
+        );
+        port
+    }
+
+    /// Whether `dir/<name of payload>` holds the same bytes (and files) as `payload`, by the
+    /// harness's `verify`.
+    pub fn same_bytes(&self, payload: &Path, dir: &Path) -> bool {
+        let copy = dir.join(payload.file_name().expect("payload name"));
+        let args = [
+            payload.to_str().expect("utf-8"),
+            copy.to_str().expect("utf-8"),
+        ];
+        self.script("verify", &args).status.success()
+    }
+}
+
 /// `leech CLIENT` from the harness must end with `verify=OK`.
 pub fn assert_leech_ok(out: &Output, client: &str) {
     let text = String::from_utf8_lossy(&out.stdout);
