@@ -6,7 +6,7 @@
 mod support;
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use support::{Swarm, assert_leech_ok, free_port, read, wait_for_text};
 
@@ -233,13 +233,71 @@ fn uploads_to_another_leecher_while_downloading() {
     assert!(text.contains("complete,"), "{text}");
 }
 
-/// `kill -9` mid-download, twice, then the same command again: it completes, resumes the pieces
-/// it had verified, and the bytes are equal.
+/// The "resumed N of M pieces" count a run printed, or 0 when it printed none (nothing kept).
+fn resumed_count(text: &str) -> u32 {
+    text.split("resumed ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Kill moments for the `kill -9` test, in ms after a run starts writing data: random from a
+/// seed that is printed, and that `FERRENT_KILL9_SEED` sets to replay a failure. The first
+/// moment falls after the first resume save (every 5 s), so at least one run keeps pieces; the
+/// others fall anywhere in the first 7 s of a run's data.
+fn kill_moments(rounds: usize) -> Vec<u64> {
+    let seed = std::env::var("FERRENT_KILL9_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(1)
+        });
+    eprintln!("kill -9 moments from FERRENT_KILL9_SEED={seed}");
+    // xorshift64*: enough to spread the moments; the seed makes a run repeatable.
+    let mut x = seed | 1;
+    (0..rounds)
+        .map(|round| {
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            let r = x.wrapping_mul(0x2545_F491_4F6C_DD1D);
+            if round == 0 {
+                5500 + r % 1500
+            } else {
+                300 + r % 6700
+            }
+        })
+        .collect()
+}
+
+/// Bytes of disk the files under `dir` occupy (data written so far: they are sparse).
+fn allocated_bytes(dir: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => allocated_bytes(&e.path()),
+            Ok(m) => m.blocks() * 512,
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// `kill -9` mid-download at three random moments, each time running the same command again:
+/// every run reports the pieces it kept (never fewer than the run before: a resume file only
+/// claims durable pieces), the last one completes fetching only the rest, and the bytes are equal.
 #[test]
-fn kill9_mid_download_then_resume() {
+fn kill9_at_random_moments_then_resume() {
     let mut s = Swarm::new("kill9");
     let (tracker, _) = s.ferrent_tracker();
-    let payload = s.payload("12M", 3);
+    let payload = s.payload("32M", 3);
     let torrent = s.torrent(&payload, &tracker, 64);
     let t = torrent.to_str().expect("utf-8");
     let root = payload
@@ -248,9 +306,11 @@ fn kill9_mid_download_then_resume() {
         .to_str()
         .expect("utf-8")
         .to_string();
-    let slow = [("SWARM_LT_SETTINGS", r#"{"upload_rate_limit": 2000000}"#)];
+    // Transmission applies its speed limit to loopback peers too (libtorrent exempts local
+    // peers from rate limits), so the download takes about 16 s and the kills land mid-way.
+    let slow = [("SWARM_TR_UPLIMIT", "2000")];
     s.seed_client(
-        "libtorrent",
+        "transmission",
         &torrent,
         Path::new(&root),
         "127.0.2.61",
@@ -270,22 +330,45 @@ fn kill9_mid_download_then_resume() {
         "--timeout",
         "60s",
     ];
-    for (round, wait_ms) in [(0, 1500u64), (1, 1700)] {
+    let mut kept = Vec::new();
+    for (round, wait_ms) in kill_moments(3).into_iter().enumerate() {
         let name = format!("run{round}");
-        s.spawn_ferrent(&name, &args);
+        let before = allocated_bytes(Path::new(dl));
+        let log = s.spawn_ferrent(&name, &args);
+        // The clock starts when this run writes data (the seeder may take a moment to unchoke).
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while allocated_bytes(Path::new(dl)) <= before
+            && !read(&log).contains("complete,")
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         std::thread::sleep(Duration::from_millis(wait_ms));
         s.kill9(&name);
+        let text = read(&log);
+        eprintln!("run {round}, killed after {wait_ms} ms:\n{text}");
+        kept.push(resumed_count(&text));
     }
     let out = s.run_ferrent(&args, Duration::from_secs(90));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "resumed download failed: {text}");
-    let resumed: u32 = text
-        .split("resumed ")
+    let last = resumed_count(&text);
+    kept.push(last);
+    assert!(last > 0, "nothing was resumed: {text}");
+    assert!(
+        kept.windows(2).all(|w| w[0] <= w[1]),
+        "a run kept fewer pieces than the run before it: {kept:?}"
+    );
+    let total = text
+        .split(" of ")
         .nth(1)
         .and_then(|r| r.split(' ').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0);
-    assert!(resumed > 0, "nothing was resumed: {text}");
+        .and_then(|n| n.parse::<u32>().ok())
+        .expect("summary names the piece count");
+    assert!(
+        text.contains(&format!("{} of {total} pieces fetched", total - last)),
+        "the last run did not fetch exactly the pieces it lacked: {text}"
+    );
     let name = payload.file_name().expect("name").to_str().expect("utf-8");
     let verify = s.script(
         "verify",
