@@ -199,13 +199,14 @@ fn print_complete(name: &str, s: &StatsSnapshot, elapsed: Duration) {
         ));
     }
     println!(
-        "{name}: complete, {} in {:.1} s ({}/s average), {} of {} pieces fetched, {} resumed{failed}",
+        "{name}: complete, {} in {:.1} s ({}/s average), {} of {} pieces fetched, {} resumed, {} uploaded{failed}",
         ByteSize::b(s.downloaded).display().iec(),
         elapsed.as_secs_f64(),
         ByteSize::b(rate as u64).display().iec(),
         s.pieces_total - s.pieces_resumed,
         s.pieces_total,
         s.pieces_resumed,
+        ByteSize::b(s.uploaded).display().iec(),
     );
 }
 
