@@ -5,9 +5,10 @@ use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use ferrent_core::Id20;
 use ferrent_proto::tracker::{
-    AnnounceRequest, AnnounceResponse, HttpReply, MAX_HTTP_RESPONSE_LEN, MAX_UDP_PACKET,
-    UdpAnnounceRequest,
+    AnnounceRequest, AnnounceResponse, HttpReply, MAX_HTTP_RESPONSE_LEN, MAX_TOKEN_LEN,
+    MAX_UDP_PACKET, UdpAnnounceRequest,
 };
 use tokio::net::UdpSocket;
 
@@ -48,6 +49,10 @@ pub struct TrackerClient {
     http: reqwest::Client,
     config: TrackerClientConfig,
     udp_connections: Mutex<HashMap<SocketAddr, ConnectionId>>,
+    /// The `tracker id` each HTTP tracker gave for each torrent, sent back as `trackerid` on
+    /// the next announce (BEP 3). One entry per tracker URL and torrent: bounded by what the
+    /// session announces, and each value by `MAX_TOKEN_LEN`.
+    tracker_ids: Mutex<HashMap<(String, Id20), Vec<u8>>>,
 }
 
 impl TrackerClient {
@@ -67,6 +72,7 @@ impl TrackerClient {
             http,
             config,
             udp_connections: Mutex::new(HashMap::new()),
+            tracker_ids: Mutex::new(HashMap::new()),
         })
     }
 
@@ -102,6 +108,12 @@ impl TrackerClient {
         req.event = p.event;
         req.numwant = Some(p.num_want);
         req.key = Some(format!("{:08X}", p.key).into_bytes());
+        let id_key = (url.to_string(), p.info_hash);
+        req.tracker_id = self
+            .tracker_ids
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&id_key).cloned());
         let full = req.to_url(url);
         // reqwest's own message is generic ("error sending request"): add the root cause
         // ("Connection refused (os error 111)", a DNS failure, a timeout).
@@ -136,14 +148,23 @@ impl TrackerClient {
             body.extend_from_slice(&chunk);
         }
         match AnnounceResponse::decode(&body) {
-            Ok(HttpReply::Success(r)) => Ok(AnnounceOutcome {
-                peers: r.peers.iter().map(|e| e.addr).collect(),
-                interval: Duration::from_secs(u64::from(r.interval)),
-                min_interval: r.min_interval.map(|s| Duration::from_secs(u64::from(s))),
-                seeders: r.complete,
-                leechers: r.incomplete,
-                warning: r.warning,
-            }),
+            Ok(HttpReply::Success(r)) => {
+                match (&r.tracker_id, self.tracker_ids.lock()) {
+                    (Some(id), Ok(mut m)) if id.len() <= MAX_TOKEN_LEN => {
+                        m.insert(id_key, id.clone());
+                    }
+                    // Too long to send back: a tracker that wants one this size is broken.
+                    _ => {}
+                }
+                Ok(AnnounceOutcome {
+                    peers: r.peers.iter().map(|e| e.addr).collect(),
+                    interval: Duration::from_secs(u64::from(r.interval)),
+                    min_interval: r.min_interval.map(|s| Duration::from_secs(u64::from(s))),
+                    seeders: r.complete,
+                    leechers: r.incomplete,
+                    warning: r.warning,
+                })
+            }
             Ok(HttpReply::Failure(reason)) => Err(AnnounceError::Failure(reason)),
             Err(e) => Err(AnnounceError::BadReply(e.to_string())),
         }
@@ -240,3 +261,7 @@ impl TrackerClient {
         })
     }
 }
+
+#[cfg(test)]
+#[path = "client_tests.rs"]
+mod tests;
