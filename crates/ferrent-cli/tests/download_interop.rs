@@ -522,6 +522,33 @@ fn libtorrent_seeder_over_udp_tracker() {
     );
 }
 
+/// A UDP tracker with nothing listening answers with ICMP port unreachable: ferrent gives up on
+/// it at once (as libtorrent does) rather than retransmitting for 105 s (BEP 15 timing) before
+/// trying the next tier. The test runs with the real 15 s retry base, so a download that
+/// completes within its 20 s no-progress timeout shows it did not wait.
+#[test]
+fn dead_udp_tracker_first_is_refused_and_skipped() {
+    let Some(mut s) = Swarm::new("dead-udp-first", 98) else {
+        return;
+    };
+    s.start_tracker();
+    let payload = s.payload("300000", 1);
+    let dead = format!("udp://127.0.0.1:{}/announce", closed_port());
+    let torrent = s.torrent(&payload, "t.torrent", &[dead.clone(), s.http_url()], 64);
+    s.seed("libtorrent", &torrent, 1);
+    let run = s.download_and_verify(
+        &torrent,
+        &payload,
+        &["--timeout", "20s", "--udp-retry-base", "15s"],
+    );
+    assert!(
+        log_has(&run.stderr, &["announce failed", &dead, "refused"])
+            && log_has(&run.stderr, &["announced", &s.http_url()]),
+        "expected the dead UDP tracker refused, then a good announce to the second tier:\n{}",
+        run.describe()
+    );
+}
+
 #[test]
 fn dead_tracker_first_falls_over_to_the_next_tier_single_piece() {
     let Some(mut s) = Swarm::new("dead-first", 80) else {

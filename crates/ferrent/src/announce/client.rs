@@ -238,7 +238,14 @@ impl TrackerClient {
             };
             match tokio::time::timeout_at(deadline.into(), sock.recv(&mut inbuf)).await {
                 Ok(Ok(n)) => x.handle_packet(Instant::now(), inbuf.get(..n).unwrap_or(&[])),
-                // ICMP port unreachable shows up as a recv error: treat like a lost packet.
+                // ICMP port unreachable: nothing listens there. Give up on this tracker now
+                // (as libtorrent does) instead of retransmitting for 105 s before the next tier.
+                Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                    break Err(AnnounceError::Transport(format!(
+                        "{addr}: connection refused (ICMP port unreachable: no tracker listening)"
+                    )));
+                }
+                // Other receive errors: treat like a lost packet.
                 Ok(Err(_)) => {
                     tokio::time::sleep_until(deadline.into()).await;
                     x.handle_timeout(Instant::now());

@@ -112,3 +112,24 @@ async fn an_oversized_tracker_id_is_not_echoed() {
     let seen = tracker.await.expect("tracker task");
     assert!(!seen[1].contains("trackerid="), "{}", seen[1]);
 }
+
+#[tokio::test]
+async fn a_udp_tracker_with_nothing_listening_fails_at_once_as_refused() {
+    // A port nobody listens on: bind, note the port, close.
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .expect("free port")
+        .port();
+    let c = TrackerClient::new(TrackerClientConfig {
+        udp_bind_v4: SocketAddr::from(([127, 0, 0, 1], 0)),
+        // BEP 15 timing: without the ICMP check this would retransmit for 105 s.
+        udp_retry: UdpRetry::default(),
+        ..TrackerClientConfig::default()
+    })
+    .expect("client");
+    let err = c
+        .announce(&format!("udp://127.0.0.1:{port}/announce"), &params())
+        .await
+        .expect_err("nothing listens there");
+    assert!(err.to_string().contains("refused"), "{err}");
+}
