@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Recheck benchmark (not a test): verify a SIZE single-file payload held in the page cache against
-# its torrent (1 MiB pieces) with `ferrent check` (release build, all cores) and with libtorrent's
+# its torrent (1 MiB pieces) with `ferrent check` (release build, all cores), with libtorrent's
 # force_recheck (python3-libtorrent 2.0, hashing_threads = number of CPUs, settings as the swarm
-# harness's lt_client.py), REPS runs each, alternating; prints a table of medians with ratios.
+# harness's lt_client.py), and with `--rqbit`, rqbit's `download --overwrite -e` on the complete
+# data (no trackers, DHT, LSD; it exits once its initial check finds every piece), REPS runs each;
+# prints a table of medians with ratios.
 #
 #   scripts/bench-recheck.sh [--size 1G] [--piece-kib 1024] [--reps 5] [--ferrent BIN] [--dir DIR]
+#                            [--rqbit PATH|install]
 #
-# ferrent's time is the whole process (start, read torrent, hash, print); libtorrent's is from
+# `--rqbit install` builds rqbit into a cache directory once (scripts/rqbit.sh).
+# ferrent's and rqbit's times are the whole process (start, read torrent, hash, exit); libtorrent's is from
 # force_recheck() until the torrent reports 100 % again (polled every 2 ms) in an already running
 # session, so libtorrent is not charged its start-up. Payload from the harness's mkpayload (cached
 # under --dir, default /tmp/ferrent-bench-recheck). The machine is shared: `uptime` is printed.
@@ -19,6 +23,7 @@ size=1G
 pk=1024
 reps=5
 ferrent=
+rqbit=
 dir=/tmp/ferrent-bench-recheck
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit "${1:-0}"; }
@@ -29,6 +34,7 @@ while [ $# -gt 0 ]; do
     --reps) reps=$2; shift 2 ;;
     --ferrent) ferrent=$2; shift 2 ;;
     --dir) dir=$2; shift 2 ;;
+    --rqbit) rqbit=$2; shift 2 ;;
     -h|--help) usage 0 ;;
     *) echo "unknown argument: $1" >&2; usage 2 ;;
   esac
@@ -41,6 +47,10 @@ if [ -z "$ferrent" ]; then
 fi
 [ -x "$ferrent" ] || { echo "no ferrent binary at $ferrent" >&2; exit 2; }
 py=/usr/bin/python3
+if [ -n "$rqbit" ]; then
+  . "$repo/scripts/rqbit.sh"
+  rqbit=$(resolve_rqbit "$rqbit")
+fi
 
 mkdir -p "$dir"
 payload=$("$swarm/mkpayload" "$dir/payload" "$size")
@@ -60,6 +70,21 @@ for i in $(seq 1 "$reps"); do
   fer+=("$($py -c "print(round($t1 - $t0, 4))")")
   echo "  ferrent check rep $i: ${fer[-1]} s ($(grep 'checked in' "$dir/check.out"))" >&2
 done
+
+# rqbit: REPS process runs of a download over complete data (initial check, then exit).
+rq=()
+if [ -n "$rqbit" ]; then
+  for i in $(seq 1 "$reps"); do
+    t0=$(date +%s.%N)
+    RUST_BACKTRACE=0 "$rqbit" "${rqbit_offline_flags[@]}" --disable-trackers --listen-ip 127.0.0.1 \
+      download --disable-http-api --overwrite -e -o "$dir/payload" "$tor" >"$dir/rqbit.out" 2>&1 \
+      || { cat "$dir/rqbit.out" >&2; exit 1; }
+    t1=$(date +%s.%N)
+    grep -q "needed 0" "$dir/rqbit.out" || { echo "rqbit did not find the data complete:" >&2; cat "$dir/rqbit.out" >&2; exit 1; }
+    rq+=("$($py -c "print(round($t1 - $t0, 4))")")
+    echo "  rqbit rep $i: ${rq[-1]} s" >&2
+  done
+fi
 
 # libtorrent: one session, REPS force_recheck runs.
 lt=$("$py" - "$tor" "$dir/payload" "$reps" <<'EOF'
@@ -101,10 +126,12 @@ EOF
 )
 uptime_after=$(uptime)
 
-"$py" - "$size" "$pk" "$reps" "$uptime_before" "$uptime_after" "$(nproc)" "$(stat -c %s "$payload")" "${fer[*]}" "$lt" <<'EOF'
+"$py" - "$size" "$pk" "$reps" "$uptime_before" "$uptime_after" "$(nproc)" "$(stat -c %s "$payload")" "${fer[*]}" "$lt" "${rq[*]:-}" <<'EOF'
 import statistics, sys
-size, pk, reps, up0, up1, ncpu, nbytes, fer, lt = sys.argv[1:]
+size, pk, reps, up0, up1, ncpu, nbytes, fer, lt, rq = sys.argv[1:]
 rows = [("ferrent check", [float(x) for x in fer.split()]), ("libtorrent force_recheck", [float(x) for x in lt.split()])]
+if rq.strip():
+    rows.append(("rqbit download --overwrite (initial check)", [float(x) for x in rq.split()]))
 base = statistics.median(rows[0][1])
 print("# recheck of %s in page cache, %s KiB pieces, medians of %s" % (size, pk, reps))
 print()
