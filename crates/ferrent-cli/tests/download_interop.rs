@@ -514,7 +514,8 @@ fn libtorrent_seeder_over_udp_tracker() {
     let payload = s.payload("8M", 1);
     let torrent = s.torrent(&payload, "t.torrent", &[s.udp_url()], 256);
     s.seed("libtorrent", &torrent, 1);
-    let run = s.download_and_verify(&torrent, &payload, &["--timeout", "20s"]);
+    // No timing assertion: with --timeout 10s (no progress) a slow fall-over fails the run.
+    let run = s.download_and_verify(&torrent, &payload, &["--timeout", "10s"]);
     assert!(
         log_has(&run.stderr, &["announced", &s.udp_url()]),
         "no successful UDP announce logged:\n{}",
@@ -560,16 +561,12 @@ fn dead_tracker_first_falls_over_to_the_next_tier_single_piece() {
     let dead = format!("http://127.0.0.1:{}/announce", closed_port());
     let torrent = s.torrent(&payload, "t.torrent", &[dead.clone(), s.http_url()], 256);
     s.seed("libtorrent", &torrent, 1);
-    let run = s.download_and_verify(&torrent, &payload, &["--timeout", "20s"]);
+    // No timing assertion: with --timeout 10s (no progress) a slow fall-over fails the run.
+    let run = s.download_and_verify(&torrent, &payload, &["--timeout", "10s"]);
     assert!(
         log_has(&run.stderr, &["announce failed", &dead])
             && log_has(&run.stderr, &["announced", &s.http_url()]),
         "expected a failed announce to the first tier, then a good one to the second:\n{}",
-        run.describe()
-    );
-    assert!(
-        run.elapsed < Duration::from_secs(15),
-        "falling over took too long:\n{}",
         run.describe()
     );
 }
@@ -605,11 +602,6 @@ fn all_trackers_failing_is_a_one_line_error() {
     eprintln!("[no-trackers] stderr:\n{}", run.stderr);
     let status = run.status.expect("ferrent ended by itself");
     assert!(!status.success(), "{}", run.describe());
-    assert!(
-        run.elapsed < Duration::from_secs(20),
-        "took {:?}",
-        run.elapsed
-    );
     let errors: Vec<&str> = run
         .stderr
         .lines()
