@@ -5,10 +5,12 @@
 #
 #   scripts/bench-download.sh [--size 1G] [--piece-kib 1024,256] [--reps 3]
 #                             [--leechers ferrent,libtorrent,aria2] [--ferrent BIN] [--dir DIR]
-#                             [--timeout 300] [--keep]
+#                             [--timeout 300] [--keep] [--rqbit PATH|install]
 #
 # Leechers: ferrent, and any client of the swarm harness (libtorrent transmission aria2 qbittorrent
-# rtorrent; ../shared/swarm or $FERRENT_SWARM_DIR, installed with its ./install). The harness's
+# rtorrent; ../shared/swarm or $FERRENT_SWARM_DIR, installed with its ./install), and rqbit with
+# `--rqbit PATH` (or `--rqbit install`: built once into a cache directory, see scripts/rqbit.sh;
+# run with DHT, LSD and UPnP off, its wall measured like ferrent's: launch -> exit with -e). The harness's
 # `leech` runs the other clients exactly as its own `bench` does (wall = launch -> the client reports
 # complete, polled every 0.1 s). ferrent's wall is launch -> process exit (it exits once every piece
 # is verified and written, after its `stopped` announce), so it is never flattered: it includes
@@ -35,6 +37,7 @@ ferrent=
 dir=/tmp/ferrent-bench-download
 timeout=300
 keep=0
+rqbit=
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
@@ -47,6 +50,7 @@ while [ $# -gt 0 ]; do
     --dir) dir=$2; shift 2 ;;
     --timeout) timeout=$2; shift 2 ;;
     --keep) keep=1; shift ;;
+    --rqbit) rqbit=$2; shift 2 ;;
     -h|--help) usage 0 ;;
     *) echo "unknown argument: $1" >&2; usage 2 ;;
   esac
@@ -60,6 +64,11 @@ if [ -z "$ferrent" ]; then
   ferrent=${CARGO_TARGET_DIR:-$repo/target}/release/ferrent
 fi
 [ -x "$ferrent" ] || { echo "no ferrent binary at $ferrent" >&2; exit 2; }
+if [ -n "$rqbit" ]; then
+  . "$repo/scripts/rqbit.sh"
+  rqbit=$(resolve_rqbit "$rqbit")
+  case ",$leechers," in *,rqbit,*) ;; *) leechers=$leechers,rqbit ;; esac
+fi
 
 export SWARM_DIR=$dir
 mkdir -p "$dir/results" "$dir/torrents"
@@ -127,14 +136,21 @@ for pk in ${pieces//,/ }; do
       mkdir -p "$out"
       sync
       sleep 1
-      if [ "$l" = ferrent ]; then
-        tv=$dir/results/.ferrent.time
-        log=$dir/results/ferrent-p${pk}k-rep$rep.log
+      if [ "$l" = ferrent ] || [ "$l" = rqbit ]; then
+        # Both exit once complete: wall = launch -> exit, CPU and RSS from GNU time.
+        if [ "$l" = ferrent ]; then
+          cmd=("$ferrent" download "$tor" -o "$out" --bind "$ip" --port "$port" --timeout 60s)
+        else
+          [ -n "$rqbit" ] || { echo "leecher rqbit needs --rqbit PATH|install" >&2; exit 2; }
+          cmd=("$rqbit" "${rqbit_offline_flags[@]}" --listen-ip "$ip" --listen-port "$port"
+               download --disable-http-api -e -o "$out" "$tor")
+        fi
+        tv=$dir/results/.$l.time
+        log=$dir/results/$l-p${pk}k-rep$rep.log
         c0=$(cpu_of "$seed_pid")
         t0=$(date +%s.%N)
         rc=0
-        /usr/bin/time -v -o "$tv" timeout -k 10 "$timeout" "$ferrent" download "$tor" -o "$out" \
-          --bind "$ip" --port "$port" --timeout 60s >"$log" 2>&1 || rc=$?
+        /usr/bin/time -v -o "$tv" timeout -k 10 "$timeout" "${cmd[@]}" >"$log" 2>&1 || rc=$?
         t1=$(date +%s.%N)
         c1=$(cpu_of "$seed_pid")
         verify=-
@@ -143,16 +159,16 @@ for pk in ${pieces//,/ }; do
           "$swarm/verify" --quiet "$payload" "$out" >/dev/null 2>&1 || vrc=$?
           case $vrc in 0) verify=OK ;; 3) verify=OK-EMPTY-MISSING ;; *) verify=FAIL ;; esac
         fi
-        "$py" - "$tv" "$t0" "$t1" "$rc" "$bytes" "$pk" "$rep" "$c0" "$c1" "$verify" "$log" >>"$jl" <<'EOF'
+        "$py" - "$tv" "$t0" "$t1" "$rc" "$bytes" "$pk" "$rep" "$c0" "$c1" "$verify" "$log" "$l" >>"$jl" <<'EOF'
 import json, sys
-tv, t0, t1, rc, size, pk, rep, c0, c1, verify, log = sys.argv[1:]
+tv, t0, t1, rc, size, pk, rep, c0, c1, verify, log, client = sys.argv[1:]
 d = {}
 for line in open(tv):
     k, _, v = line.strip().partition(": ")
     d[k] = v
 wall = float(t1) - float(t0)
 ok = rc == "0" and verify != "FAIL"
-print(json.dumps({"client": "ferrent", "piece_kib": int(pk), "rep": int(rep), "ok": ok,
+print(json.dumps({"client": client, "piece_kib": int(pk), "rep": int(rep), "ok": ok,
                   "wall_s": round(wall, 3), "MBps": round(int(size) / wall / 1e6, 1) if ok else None,
                   "xMBps": None,
                   "cpu_s": round(float(d.get("User time (seconds)", 0)) + float(d.get("System time (seconds)", 0)), 2),
