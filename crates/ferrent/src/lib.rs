@@ -57,4 +57,4 @@ pub use session::{AddTorrent, Session, SessionConfig, SessionError};
 pub use storage::{
     FileState, HASH_CHUNK, MAX_OPEN_FILES, Preallocate, Storage, StorageError, StorageOptions,
 };
-pub use torrent::{StatsSnapshot, TorrentHandle, TorrentState};
+pub use torrent::{PeerSources, StatsSnapshot, TorrentHandle, TorrentState};

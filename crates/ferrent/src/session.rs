@@ -26,8 +26,8 @@ use tokio_util::sync::CancellationToken;
 use crate::announce::{TrackerClient, TrackerClientConfig, TrackerTiers};
 use crate::storage::{Storage, StorageError, StorageOptions};
 use crate::torrent::{
-    Announcer, Driver, DriverEvent, DriverParts, EVENT_QUEUE, TorrentCore, TorrentHandle,
-    TorrentState, TorrentStats,
+    Announcer, Driver, DriverEvent, DriverParts, EVENT_QUEUE, PeerSources, TorrentCore,
+    TorrentHandle, TorrentState, TorrentStats,
 };
 use ferrent_proto::wire::{Handshake, Reserved};
 use tokio::io::AsyncWriteExt;
@@ -433,6 +433,8 @@ impl Session {
         };
         core.enable_choker(choker, rand::random(), std::time::Instant::now());
         core.serve_metadata(Arc::new(meta.info_bytes().to_vec()));
+        // BEP 27: a private torrent uses its trackers only (no PEX; DHT and LSD ask the same).
+        core.set_peer_sources(PeerSources::for_torrent(&meta));
         let initial = if core.is_complete() {
             TorrentState::Complete
         } else {
@@ -449,6 +451,7 @@ impl Session {
             .map(|ip| vec![SocketAddr::new(ip, self.config.listen_port)])
             .unwrap_or_default();
         own_addrs.extend(self.local_addr);
+        core.set_own_addrs(own_addrs.clone());
         if let Ok(mut reg) = self.registry.lock() {
             reg.insert(meta.info_hash().wire_id(), events_tx.clone());
         }

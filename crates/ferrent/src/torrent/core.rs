@@ -5,7 +5,8 @@
 //! # Driving contract
 //! 1. [`TorrentCore::new`], then [`TorrentCore::set_have`] for pieces already verified on disk.
 //! 2. A connection finished its handshake: [`TorrentCore::peer_connected`] (it queues our
-//!    bitfield / `have none` and extension handshake).
+//!    bitfield / `have none` and extension handshake), then [`TorrentCore::set_outgoing`] if we
+//!    dialled it.
 //! 3. Every message from it: [`TorrentCore::handle_message`]. An `Err` is a protocol violation:
 //!    the core has already queued [`Action::Close`] for that peer.
 //! 4. The peer is gone: [`TorrentCore::peer_disconnected`].
@@ -15,6 +16,8 @@
 //! 7. After every call, drain [`TorrentCore::poll_action`] and execute the actions in order.
 #![deny(clippy::disallowed_methods)]
 
+mod ext;
+
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -23,6 +26,8 @@ use bytes::Bytes;
 use ferrent_core::{Bitfield, Id20};
 use ferrent_proto::wire::{self, ExtendedHandshake, Message, Reserved};
 
+use super::pex::Pex;
+use super::sources::PeerSources;
 use crate::choker::{Choker, ChokerConfig, ChokerEvent, ChokerMode};
 use crate::picker::{
     BlockOutcome, BlockRequest as PickRequest, Picker, PickerConfig, PickerError, PickerEvent,
@@ -61,6 +66,9 @@ pub enum Action {
         /// The peers that sent blocks of it.
         contributors: Vec<ConnId>,
     },
+    /// Peers learned from a peer (`ut_pex`, BEP 11), new to the core and bounded: add them to
+    /// the peers to connect to.
+    AddPeers(Vec<SocketAddr>),
 }
 
 /// The outcome of an [`Action::Verify`].
@@ -127,6 +135,10 @@ pub struct TorrentCore {
     last_now: Option<Instant>,
     /// The raw info dictionary, served to peers that ask (BEP 9).
     metadata: Option<std::sync::Arc<Vec<u8>>>,
+    /// Where peers may come from (BEP 27); trackers only until told otherwise.
+    sources: PeerSources,
+    /// Peer exchange (BEP 11), on when `sources.pex`.
+    pex: Pex,
 }
 
 impl TorrentCore {
@@ -154,6 +166,8 @@ impl TorrentCore {
             choker: None,
             last_now: None,
             metadata: None,
+            sources: PeerSources::TRACKERS_ONLY,
+            pex: Pex::default(),
         })
     }
 
@@ -195,10 +209,10 @@ impl TorrentCore {
     /// When [`TorrentCore::handle_timeout`] is due.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let choke = self.choker.as_ref().and_then(Choker::poll_timeout);
-        match (self.picker.poll_timeout(), choke) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [self.picker.poll_timeout(), choke, self.pex.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Serve `info` (the raw info dictionary) to peers that ask with `ut_metadata` (BEP 9), so
@@ -263,21 +277,9 @@ impl TorrentCore {
                 ext: None,
             },
         );
+        self.pex.peer_connected(conn, addr);
         if extended {
-            let mut hs = ExtendedHandshake {
-                v: Some(format!("ferrent {}", env!("CARGO_PKG_VERSION"))),
-                reqq: Some(OUR_REQQ),
-                p: self.listen_port,
-                ..ExtendedHandshake::default()
-            };
-            hs.yourip = Some(addr.ip());
-            if let Some(info) = &self.metadata {
-                hs.m.insert(
-                    wire::UT_METADATA.into(),
-                    crate::metadata::OUR_UT_METADATA_ID,
-                );
-                hs.metadata_size = Some(info.len() as u64);
-            }
+            let hs = self.our_extension_handshake(addr);
             self.actions.push_back(Action::Send(conn, hs.to_message()));
         }
         let have = self.picker.stats().pieces_have;
@@ -293,9 +295,16 @@ impl TorrentCore {
         }
     }
 
+    /// We dialled `conn` (its address is where it listens: PEX may pass it on). Call right
+    /// after [`TorrentCore::peer_connected`].
+    pub fn set_outgoing(&mut self, conn: ConnId) {
+        self.pex.set_outgoing(conn);
+    }
+
     /// The connection is gone; its requests go back to the pool.
     pub fn peer_disconnected(&mut self, conn: ConnId, now: Instant) {
         self.last_now = Some(now);
+        self.pex.peer_disconnected(conn);
         if self.peers.remove(&conn).is_some() {
             let _ = self.picker.remove_peer(conn);
             if let Some(ch) = self.choker.as_mut() {
@@ -444,30 +453,12 @@ impl TorrentCore {
             Message::AllowedFast { index } => {
                 self.picker.peer_allowed_fast(conn, index).map_err(pe)?;
             }
-            Message::Extended {
-                id: wire::EXTENDED_HANDSHAKE_ID,
-                payload,
-            } => {
-                // A malformed extension handshake is ignored, not fatal (BEP 10 asks for
-                // tolerance); its bencoding is bounded by the frame size.
-                if let Ok(hs) = ExtendedHandshake::decode(&payload) {
-                    if let Some(reqq) = hs.reqq {
-                        self.picker.set_peer_reqq(conn, reqq).map_err(pe)?;
-                    }
-                    if let Some(p) = self.peers.get_mut(&conn) {
-                        p.ext = Some(hs);
-                    }
-                }
-            }
-            Message::Extended { id, payload } if id == crate::metadata::OUR_UT_METADATA_ID => {
-                self.on_metadata_message(conn, &payload);
-            }
+            Message::Extended { id, payload } => self.on_extended(conn, id, &payload, now)?,
             // Not used yet (uploads, DHT, extensions come later) or unknown: ignored.
             Message::Cancel(_)
             | Message::Port(_)
             | Message::SuggestPiece { .. }
             | Message::KeepAlive
-            | Message::Extended { .. }
             | Message::Unknown { .. } => {}
             _ => {}
         }
@@ -477,6 +468,7 @@ impl TorrentCore {
             }
         }
         let peer_is_seed = self.peers.get(&conn).is_some_and(|p| p.has.all());
+        self.pex.set_seed(conn, peer_is_seed);
         if peer_is_seed {
             if let Some(ch) = self.choker.as_mut() {
                 let _ = ch.set_peer_seed(conn, true, now);
@@ -542,42 +534,6 @@ impl TorrentCore {
         peer.uploads_in_flight += 1;
         self.actions.push_back(Action::Upload(conn, req));
         Ok(())
-    }
-
-    /// A `ut_metadata` message (BEP 9): requests are answered from our info dictionary, or
-    /// rejected when we have none; malformed ones are ignored (BEP 10 asks for tolerance).
-    fn on_metadata_message(&mut self, conn: ConnId, payload: &Bytes) {
-        let Ok(wire::MetadataMessage::Request { piece }) = wire::MetadataMessage::decode(payload)
-        else {
-            return;
-        };
-        let Some(their_id) = self
-            .peers
-            .get(&conn)
-            .and_then(|p| p.ext.as_ref())
-            .and_then(|e| e.extension_id(wire::UT_METADATA))
-        else {
-            return;
-        };
-        let len = wire::METADATA_PIECE_LEN as usize;
-        let reply = self
-            .metadata
-            .as_ref()
-            .and_then(|info| {
-                let start = (piece as usize).checked_mul(len)?;
-                let chunk = info.get(start..info.len().min(start + len))?;
-                (!chunk.is_empty()).then(|| wire::MetadataMessage::Data {
-                    piece,
-                    total_size: u32::try_from(info.len()).unwrap_or(u32::MAX),
-                    data: Bytes::copy_from_slice(chunk),
-                })
-            })
-            .unwrap_or(wire::MetadataMessage::Reject { piece });
-        let msg = Message::Extended {
-            id: their_id,
-            payload: reply.to_bytes(),
-        };
-        self.actions.push_back(Action::Send(conn, msg));
     }
 
     /// An [`Action::Upload`] finished: `sent` bytes went to the peer (0 if the read failed or
@@ -677,13 +633,14 @@ impl TorrentCore {
         self.fill_all(now);
     }
 
-    /// Time passed: timed-out requests go to other peers.
+    /// Time passed: timed-out requests go to other peers; `ut_pex` messages that are due go.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.last_now = Some(now);
         self.picker.handle_timeout(now);
         if let Some(ch) = self.choker.as_mut() {
             ch.handle_timeout(now);
         }
+        self.send_pex(now);
         self.drain_picker_events();
         self.fill_all(now);
     }

@@ -23,7 +23,7 @@ use crate::storage::Storage;
 /// every connected peer.
 pub const EVENT_QUEUE: usize = 2048;
 
-/// Most peer addresses remembered per torrent (from trackers, the command line, later DHT/PEX).
+/// Most peer addresses remembered per torrent (from trackers, the command line, PEX, later DHT).
 pub const MAX_KNOWN_PEERS: usize = 2000;
 
 /// Block reads for uploads running at once (each holds a 16 KiB buffer).
@@ -126,6 +126,8 @@ pub(crate) struct Driver {
     p: DriverParts,
     commands: HashMap<ConnId, mpsc::Sender<PeerCommand>>,
     conn_addr: HashMap<ConnId, SocketAddr>,
+    /// Connections we dialled (the others came in).
+    outgoing: std::collections::HashSet<ConnId>,
     known: HashMap<SocketAddr, KnownPeer>,
     next_conn: ConnId,
     connecting: usize,
@@ -160,6 +162,7 @@ impl Driver {
             p,
             commands: HashMap::new(),
             conn_addr: HashMap::new(),
+            outgoing: std::collections::HashSet::new(),
             known: HashMap::new(),
             next_conn: 1,
             connecting: 0,
@@ -259,6 +262,9 @@ impl Driver {
                 }
                 tracing::debug!(%addr, conn, "peer connected");
                 self.p.core.peer_connected(conn, addr, reserved, peer_id);
+                if self.outgoing.contains(&conn) {
+                    self.p.core.set_outgoing(conn);
+                }
             }
             DriverEvent::Peer(PeerEvent::Message { conn, message }) => {
                 if let Err(reason) = self.p.core.handle_message(conn, message, now) {
@@ -274,6 +280,7 @@ impl Driver {
                     self.connecting = self.connecting.saturating_sub(1);
                 }
                 self.commands.remove(&conn);
+                self.outgoing.remove(&conn);
                 self.p.core.peer_disconnected(conn, now);
                 if let Some(addr) = self.conn_addr.remove(&conn) {
                     tracing::debug!(%addr, conn, "peer closed: {reason}");
@@ -387,6 +394,7 @@ impl Driver {
                 k.connecting_or_connected = true;
             }
             self.conn_addr.insert(conn, addr);
+            self.outgoing.insert(conn);
             self.connecting += 1;
             let handshake = Handshake {
                 reserved: TorrentCore::our_reserved(),
@@ -420,6 +428,11 @@ impl Driver {
                     contributors,
                 } => {
                     self.smart_ban(piece, &contributors);
+                }
+                Action::AddPeers(peers) => {
+                    tracing::debug!(count = peers.len(), "peers learned through PEX");
+                    self.add_known(peers);
+                    self.connect_more(Instant::now());
                 }
             }
         }

@@ -6,6 +6,8 @@ mod core;
 #[cfg(test)]
 mod core_tests;
 mod driver;
+mod pex;
+mod sources;
 mod startup;
 mod stats;
 
@@ -20,6 +22,11 @@ pub use announcer::{
 };
 pub use core::{Action, ConnId, CoreCounters, OUR_REQQ, PieceCheck, TorrentCore};
 pub use driver::{CONNECTS_PER_TICK, DriverEvent, EVENT_QUEUE, MAX_KNOWN_PEERS};
+pub use pex::{
+    MAX_PEX_ADDED, MAX_PEX_DROPPED, MAX_PEX_LEARN_PER_MESSAGE, MAX_PEX_LEARNED, OUR_UT_PEX_ID,
+    PEX_INTERVAL, PEX_RECV_BURST, PEX_RECV_INTERVAL,
+};
+pub use sources::PeerSources;
 pub use stats::{StatsSnapshot, TorrentState, TorrentStats};
 
 pub(crate) use announcer::Announcer;

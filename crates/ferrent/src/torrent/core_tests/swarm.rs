@@ -123,6 +123,8 @@ fn simulate(pieces: u32, seeders: &mut [FakeSeeder], max_steps: u64) -> (Torrent
                     piece,
                     contributors,
                 } => out.hash_failed.push((piece, contributors)),
+                // The simulated swarm has no PEX (the core's default sources).
+                Action::AddPeers(_) => {}
             }
         }
     };
