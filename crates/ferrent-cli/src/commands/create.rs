@@ -19,7 +19,7 @@ pub struct Args {
     /// The file or directory to share.
     pub path: PathBuf,
 
-    /// Where to write the torrent [default: <name>.torrent in the current directory].
+    /// Where to write the torrent [default: NAME.torrent in the current directory].
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
@@ -28,7 +28,7 @@ pub struct Args {
     pub force: bool,
 
     /// Tracker announce URL. Repeat for more tiers; URLs separated by commas inside one value
-    /// form one tier (BEP 12), e.g. `-t udp://a,udp://b -t http://c` = tiers [a, b], [c].
+    /// form one tier (BEP 12), e.g. `-t udp://a,udp://b -t http://c` = tiers (a, b) and (c).
     #[arg(short, long = "tracker", value_name = "URL[,URL...]")]
     pub trackers: Vec<String>,
 
@@ -106,7 +106,7 @@ fn parse_size(s: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("{s:?} is too large"))
 }
 
-/// `-t a,b -t c` -> [[a, b], [c]].
+/// `-t a,b -t c` -> `[[a, b], [c]]`.
 fn tiers(values: &[String]) -> Vec<Vec<String>> {
     values
         .iter()

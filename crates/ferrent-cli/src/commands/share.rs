@@ -31,7 +31,7 @@ pub struct Args {
     /// Another tracker to announce to as well (repeatable; a tier each).
     #[arg(long = "also-announce", value_name = "URL")]
     pub also_announce: Vec<String>,
-    /// Where to write the .torrent (default: <name>.torrent in the current directory).
+    /// Where to write the .torrent (default: NAME.torrent in the current directory).
     #[arg(short = 'o', long)]
     pub output: Option<PathBuf>,
     #[command(flatten)]
