@@ -358,3 +358,74 @@ fn routing_table_is_kept_between_runs() {
         read(&log)
     );
 }
+
+/// The other direction: `ferrent download` of a .torrent with no tracker and no `--peer` gets
+/// its peers from the running torrent's DHT lookups, here a libtorrent seeder that announced
+/// itself in a loopback libtorrent DHT.
+#[test]
+fn ferrent_download_finds_libtorrent_seed_through_the_dht() {
+    let s = Swarm::new("dht-running-dl");
+    let payload = s.payload("3M", 4);
+    let torrent = trackerless(&s, &payload, "t.torrent", false);
+    let t = torrent.to_str().expect("utf-8");
+    let root = payload.parent().expect("root").to_str().expect("utf-8");
+    let nodes: Vec<String> = ["127.0.3.81", "127.0.3.82", "127.0.3.83"]
+        .iter()
+        .map(|ip| format!("{ip}:{}", free_port(ip.parse().expect("ip"))))
+        .collect();
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/lt_dht_seed.py");
+    let mut child = Command::new("/usr/bin/python3")
+        .arg(script)
+        .args([
+            "--nodes",
+            &nodes.join(","),
+            "--torrent",
+            t,
+            "--data",
+            root,
+            "--ttl",
+            "90",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start libtorrent DHT seeder");
+    let stdout = child.stdout.take().expect("stdout");
+    let _guard = Kill(child);
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut first)
+        .expect("ready line");
+    assert!(
+        first.contains("\"ready\": true"),
+        "libtorrent seeder: {first}"
+    );
+    // Let libtorrent's nodes find each other and announce the torrent.
+    std::thread::sleep(Duration::from_secs(4));
+
+    let dl = s.path("dl");
+    let mut args = vec![
+        "download",
+        t,
+        "-o",
+        dl.to_str().expect("utf-8"),
+        "--bind",
+        "127.0.3.84",
+        "--port",
+        "0",
+        "--timeout",
+        "30s",
+        "--dht-announce-interval",
+        "3s",
+    ];
+    for n in &nodes {
+        args.extend(["--dht-bootstrap", n.as_str()]);
+    }
+    let out = s.run_ferrent(&args, Duration::from_secs(90));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "download through the DHT failed: {text}"
+    );
+    assert!(s.same_bytes(&payload, &dl), "bytes differ");
+}
