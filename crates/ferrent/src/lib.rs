@@ -11,7 +11,9 @@
 //! - [`Picker`]: which block to ask which peer for (rarest first, pipelines, endgame, timeouts);
 //! - [`choker::Choker`]: who we upload to (tit-for-tat, optimistic unchoke, seeding turns);
 //! - [`announce::UdpExchange`] and [`announce::TrackerTiers`]: BEP 15 retries, BEP 12 order;
-//! - [`dht::DhtNode`]: the DHT (BEP 5); [`resume::ResumeScheduler`]: when to save resume data.
+//! - [`dht::DhtNode`]: the DHT (BEP 5), [`dht::AnnounceSchedule`]: when a running torrent asks it;
+//! - [`lsd::LsdCore`]: Local Service Discovery (BEP 14);
+//!   [`resume::ResumeScheduler`]: when to save resume data.
 //!
 //! Around them: [`Storage`] (positional I/O into the files a piece spans, no mmap),
 //! [`resume`] (crash-safe resume files), [`metadata`] (magnet links, BEP 9), the peer
@@ -36,6 +38,7 @@
 pub mod announce;
 pub mod choker;
 pub mod dht;
+pub mod lsd;
 pub mod metadata;
 mod peer;
 mod picker;

@@ -59,6 +59,18 @@ pub struct SessionConfig {
     /// DHT nodes to bootstrap from (BEP 5). Empty: no DHT. There is deliberately no default
     /// here: front ends choose (tests give loopback nodes only).
     pub dht_bootstrap: Vec<SocketAddr>,
+    /// Where the DHT routing table is kept between runs (loaded at start as extra bootstrap
+    /// nodes, saved every [`dht_save_interval`](Self::dht_save_interval) and by
+    /// [`Session::shutdown`]). `None`: not kept. Used only when the DHT is on.
+    pub dht_state_file: Option<PathBuf>,
+    /// Period between the routing table's background saves.
+    pub dht_save_interval: std::time::Duration,
+    /// Period of each running torrent's DHT get_peers + announce (BEP 5).
+    pub dht_announce_interval: std::time::Duration,
+    /// Local Service Discovery (BEP 14) on 239.192.152.143:6771. Off by default.
+    pub lsd: bool,
+    /// Period of each torrent's LSD announce.
+    pub lsd_interval: std::time::Duration,
 }
 
 impl Default for SessionConfig {
@@ -71,6 +83,11 @@ impl Default for SessionConfig {
             tracker: TrackerClientConfig::default(),
             max_peers_per_torrent: DEFAULT_MAX_PEERS,
             dht_bootstrap: Vec::new(),
+            dht_state_file: None,
+            dht_save_interval: crate::dht::DEFAULT_SAVE_INTERVAL,
+            dht_announce_interval: crate::dht::DEFAULT_ANNOUNCE_INTERVAL,
+            lsd: false,
+            lsd_interval: crate::lsd::DEFAULT_LSD_INTERVAL,
         }
     }
 }
@@ -133,6 +150,12 @@ pub enum SessionError {
     /// A background task failed.
     #[error("internal task failed: {0}")]
     Task(String),
+    /// The DHT's UDP socket could not be opened.
+    #[error("cannot start the DHT: {0}")]
+    Dht(std::io::Error),
+    /// The Local Service Discovery sockets could not be opened.
+    #[error("cannot start local service discovery (BEP 14, UDP 6771): {0}")]
+    Lsd(std::io::Error),
 }
 
 /// Where incoming connections are routed: the torrents by the 20-byte info-hash of their
@@ -151,8 +174,10 @@ pub struct Session {
     registry: Registry,
     local_addr: Option<SocketAddr>,
     cancel: CancellationToken,
-    /// The DHT node, started on first use.
-    dht: tokio::sync::Mutex<Option<(crate::dht::Dht, mpsc::Receiver<crate::dht::DhtEvent>)>>,
+    /// The DHT node, when [`SessionConfig::dht_bootstrap`] is set.
+    dht: Option<Arc<crate::dht::DhtService>>,
+    /// Local Service Discovery, when [`SessionConfig::lsd`] is set and there is a listener.
+    lsd: Option<Arc<crate::lsd::Lsd>>,
 }
 
 impl Drop for Session {
@@ -193,6 +218,33 @@ impl Session {
                 cancel.clone(),
             ));
         }
+        let dht = if config.dht_bootstrap.is_empty() {
+            None
+        } else {
+            let ip = config.bind_ip.unwrap_or(IpAddr::from([0, 0, 0, 0]));
+            let svc = crate::dht::DhtService::start(crate::dht::DhtServiceConfig {
+                bind: SocketAddr::new(ip, 0),
+                bootstrap: config.dht_bootstrap.clone(),
+                state_file: config.dht_state_file.clone(),
+                save_interval: config.dht_save_interval,
+            })
+            .map_err(SessionError::Dht)?;
+            Some(Arc::new(svc))
+        };
+        let lsd = match (config.lsd, local_addr) {
+            (true, Some(bound)) => {
+                let mut lc = crate::lsd::LsdConfig::new(config.bind_ip, bound.port());
+                lc.interval = config.lsd_interval;
+                Some(Arc::new(
+                    crate::lsd::Lsd::start(lc).map_err(SessionError::Lsd)?,
+                ))
+            }
+            (true, None) => {
+                tracing::warn!("LSD needs a listener to announce: off");
+                None
+            }
+            _ => None,
+        };
         Ok(Session {
             config,
             peer_id,
@@ -200,8 +252,30 @@ impl Session {
             registry,
             local_addr,
             cancel,
-            dht: tokio::sync::Mutex::new(None),
+            dht,
+            lsd,
         })
+    }
+
+    /// Saves what should outlive the process: the DHT routing table (when
+    /// [`SessionConfig::dht_state_file`] is set). Call before exiting; errors are logged.
+    pub async fn shutdown(&self) {
+        if let Some(dht) = &self.dht {
+            match dht.save().await {
+                Ok(n) => tracing::debug!(nodes = n, "DHT table saved at exit"),
+                Err(e) => tracing::warn!("saving the DHT table: {e}"),
+            }
+        }
+    }
+
+    /// The DHT service, when the DHT is on.
+    pub fn dht(&self) -> Option<&Arc<crate::dht::DhtService>> {
+        self.dht.as_ref()
+    }
+
+    /// Local Service Discovery, when it is on.
+    pub fn lsd(&self) -> Option<&Arc<crate::lsd::Lsd>> {
+        self.lsd.as_ref()
     }
 
     /// The address the listener is bound to, if there is one.
@@ -261,7 +335,7 @@ impl Session {
                 Err(e) => tracing::debug!(tracker = %url, "announce for metadata failed: {e}"),
             }
         }
-        if !self.config.dht_bootstrap.is_empty() {
+        if self.dht.is_some() {
             peers.extend(self.dht_peers(info_hash).await);
         }
         peers.sort();
@@ -278,29 +352,15 @@ impl Session {
         Ok((meta, peers))
     }
 
-    /// Peers for `info_hash` from the DHT: starts the session's node on first use (bootstrapped
-    /// from [`SessionConfig::dht_bootstrap`]), waits briefly for a routing table, runs one
-    /// get_peers lookup and collects what it finds (bounded by [`DHT_LOOKUP_TIME`]).
+    /// Peers for `info_hash` from the DHT: waits briefly for a routing table, runs one get_peers
+    /// lookup and collects what it finds (bounded by [`DHT_LOOKUP_TIME`]).
     async fn dht_peers(&self, info_hash: Id20) -> Vec<SocketAddr> {
-        let mut guard = self.dht.lock().await;
-        if guard.is_none() {
-            let ip = self.config.bind_ip.unwrap_or(IpAddr::from([0, 0, 0, 0]));
-            let mut cfg = crate::dht::DhtConfig::new(
-                ferrent_proto::dht::NodeId(rand::random()),
-                rand::random(),
-            );
-            cfg.bootstrap = self.config.dht_bootstrap.clone();
-            match crate::dht::Dht::bind(SocketAddr::new(ip, 0), cfg).await {
-                Ok(pair) => *guard = Some(pair),
-                Err(e) => {
-                    tracing::warn!("cannot start the DHT: {e}");
-                    return Vec::new();
-                }
-            }
-        }
-        let Some((dht, events)) = guard.as_mut() else {
+        let Some(svc) = &self.dht else {
             return Vec::new();
         };
+        let dht = svc.dht();
+        let target = ferrent_proto::dht::NodeId(info_hash.0);
+        let mut events = svc.subscribe(target);
         let deadline = tokio::time::Instant::now() + DHT_LOOKUP_TIME;
         // The table fills from the bootstrap nodes' replies; a lookup on an empty table ends at once.
         while tokio::time::Instant::now() < deadline {
@@ -309,7 +369,7 @@ impl Session {
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
-        let Ok(lookup) = dht.get_peers(ferrent_proto::dht::NodeId(info_hash.0)).await else {
+        let Ok(lookup) = dht.get_peers(target).await else {
             return Vec::new();
         };
         let mut found = Vec::new();
@@ -501,6 +561,40 @@ impl Session {
             let _ = events_tx
                 .send(crate::torrent::DriverEvent::AddPeers(add.peers))
                 .await;
+        }
+        // BEP 27: the one policy (PeerSources) decides DHT and LSD as it decides PEX.
+        let sources = PeerSources::for_torrent(&meta);
+        let ih = meta.info_hash().wire_id();
+        if sources.dht {
+            if let Some(svc) = &self.dht {
+                let t = crate::dht::TorrentDht {
+                    info_hash: ferrent_proto::dht::NodeId(ih.0),
+                    announce_port: self.local_addr.map(|a| a.port()),
+                    interval: self.config.dht_announce_interval,
+                    peers: events_tx.clone(),
+                };
+                tasks.push(tokio::spawn(crate::dht::run_torrent(
+                    svc.clone(),
+                    t,
+                    cancel.clone(),
+                )));
+            }
+        }
+        if sources.lsd {
+            if let Some(lsd) = &self.lsd {
+                lsd.add(ih, events_tx.clone()).await;
+                let (lsd, cancel) = (lsd.clone(), cancel.clone());
+                tasks.push(tokio::spawn(async move {
+                    cancel.cancelled().await;
+                    lsd.remove(ih).await;
+                }));
+            }
+        }
+        if !sources.public_discovery_allowed() && (self.dht.is_some() || self.lsd.is_some()) {
+            tracing::info!(
+                torrent = meta.name(),
+                "private torrent: no DHT or LSD, trackers only (BEP 27)"
+            );
         }
         Ok(TorrentHandle {
             stats,

@@ -58,7 +58,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 async fn download(args: Args) -> anyhow::Result<()> {
-    let session = args.net.session()?;
+    let session = args.net.session(&args.output)?;
+    let result = fetch(&session, args).await;
+    session.shutdown().await;
+    result
+}
+
+async fn fetch(session: &ferrent::Session, args: Args) -> anyhow::Result<()> {
     let mut select_only = Vec::new();
     let mut peers = args.net.peers.clone();
     let meta = if args
@@ -96,8 +102,10 @@ async fn download(args: Args) -> anyhow::Result<()> {
     };
     let name = meta.name().to_owned();
     let no_trackers = meta.trackers().is_empty();
-    if no_trackers && peers.is_empty() {
-        bail!("{name}: the torrent has no trackers and no --peer was given: nowhere to find peers");
+    if no_trackers && peers.is_empty() && args.net.dht_bootstrap.is_empty() && !args.net.lsd {
+        bail!(
+            "{name}: the torrent has no trackers and no --peer, --dht-bootstrap or --lsd was given: nowhere to find peers"
+        );
     }
     let mut add = AddTorrent::new(&args.output);
     let mut only = args.only.clone();

@@ -2,12 +2,16 @@
 //! Ctrl-C, `--ratio` or `--seed-time`.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use bytesize::ByteSize;
 use ferrent::{AddTorrent, Session, SessionConfig, TorrentHandle, TorrentState};
+
+/// The DHT routing table's file name in the data directory (hidden, like the resume files
+/// `.<info-hash>.ferrent-resume` beside it).
+pub const DHT_STATE_FILE: &str = ".ferrent-dht";
 
 /// How often a status line is printed while seeding.
 const STATUS_EVERY: Duration = Duration::from_secs(10);
@@ -42,14 +46,31 @@ pub struct NetArgs {
     /// off. (Public routers such as router.bittorrent.com:6881 work on the internet.)
     #[arg(long = "dht-bootstrap", value_name = "HOST:PORT")]
     pub dht_bootstrap: Vec<String>,
+    /// Where the DHT routing table is kept between runs (default: `.ferrent-dht` in the data
+    /// directory, beside the resume files). Loaded at start as extra bootstrap nodes, saved
+    /// every 5 minutes and at exit. Used only with --dht-bootstrap.
+    #[arg(long = "dht-state", value_name = "PATH")]
+    pub dht_state: Option<PathBuf>,
+    /// Period of each torrent's DHT lookup and announce (BEP 5).
+    #[arg(long, default_value = "15m", value_parser = humantime::parse_duration, hide = true)]
+    pub dht_announce_interval: Duration,
+    /// Local Service Discovery (BEP 14): find peers on the local network by multicast on
+    /// 239.192.152.143:6771, and announce ours. Not used for private torrents.
+    #[arg(long)]
+    pub lsd: bool,
+    /// Period of each torrent's LSD announce.
+    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration, hide = true)]
+    pub lsd_interval: Duration,
     /// Base of the UDP tracker retransmission timeout (BEP 15 says 15s).
     #[arg(long, default_value = "15s", value_parser = humantime::parse_duration, hide = true)]
     pub udp_retry_base: Duration,
 }
 
 impl NetArgs {
-    /// The session configuration these options describe (with a listener).
-    pub fn session(&self) -> anyhow::Result<Session> {
+    /// The session configuration these options describe (with a listener); `data_dir` is the
+    /// directory of the torrent's data, where the DHT table is kept unless --dht-state says
+    /// otherwise.
+    pub fn session(&self, data_dir: &Path) -> anyhow::Result<Session> {
         let ip = self.bind.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
         let mut config = SessionConfig {
             listen: Some(SocketAddr::new(ip, self.port)),
@@ -62,6 +83,14 @@ impl NetArgs {
                 .map_err(|e| anyhow::anyhow!("DHT bootstrap node {node}: {e}"))?;
             config.dht_bootstrap.extend(addrs.take(1));
         }
+        config.dht_state_file = Some(
+            self.dht_state
+                .clone()
+                .unwrap_or_else(|| data_dir.join(DHT_STATE_FILE)),
+        );
+        config.dht_announce_interval = self.dht_announce_interval;
+        config.lsd = self.lsd;
+        config.lsd_interval = self.lsd_interval;
         Ok(Session::new(config)?)
     }
 }
@@ -85,32 +114,39 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        let session = args.net.session()?;
-        let name = meta.name().to_owned();
-        let mut add = AddTorrent::new(&args.dir);
-        add.upload_only = true;
-        add.peers = args.net.peers.clone();
-        let torrent = session
-            .add_torrent(meta, add)
-            .await
-            .with_context(|| format!("cannot start {name}"))?;
-        let s = torrent.stats();
-        if s.pieces_have == 0 {
-            torrent.stop().await;
-            bail!(
-                "{name}: no verified data in {} (nothing to seed)",
-                args.dir.display()
-            );
-        }
-        println!(
-            "{name}: {} of {} pieces present ({:.1}%), seeding on {}",
-            s.pieces_have,
-            s.pieces_total,
-            f64::from(s.pieces_have) * 100.0 / f64::from(s.pieces_total.max(1)),
-            session.local_addr().map_or("-".into(), |a| a.to_string()),
-        );
-        seed_until(&name, torrent, &args.until).await
+        let session = args.net.session(&args.dir)?;
+        let result = seed(&session, meta, &args).await;
+        session.shutdown().await;
+        result
     })
+}
+
+/// Adds the torrent to `session` and seeds it.
+async fn seed(session: &Session, meta: ferrent_core::Metainfo, args: &Args) -> anyhow::Result<()> {
+    let name = meta.name().to_owned();
+    let mut add = AddTorrent::new(&args.dir);
+    add.upload_only = true;
+    add.peers = args.net.peers.clone();
+    let torrent = session
+        .add_torrent(meta, add)
+        .await
+        .with_context(|| format!("cannot start {name}"))?;
+    let s = torrent.stats();
+    if s.pieces_have == 0 {
+        torrent.stop().await;
+        bail!(
+            "{name}: no verified data in {} (nothing to seed)",
+            args.dir.display()
+        );
+    }
+    println!(
+        "{name}: {} of {} pieces present ({:.1}%), seeding on {}",
+        s.pieces_have,
+        s.pieces_total,
+        f64::from(s.pieces_have) * 100.0 / f64::from(s.pieces_total.max(1)),
+        session.local_addr().map_or("-".into(), |a| a.to_string()),
+    );
+    seed_until(&name, torrent, &args.until).await
 }
 
 /// Seeds until Ctrl-C or a limit; then stops the torrent (announcing `stopped`) and prints a

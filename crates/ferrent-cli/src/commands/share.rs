@@ -80,7 +80,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let tracker = Tracker::bind(config)
             .await
             .with_context(|| format!("cannot start the tracker on {}", args.tracker_addr))?;
-        let session = args.net.session()?;
+        let session = args.net.session(&parent)?;
         let mut add = AddTorrent::new(&parent);
         add.upload_only = true;
         add.peers = args.net.peers.clone();
@@ -95,6 +95,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             out.display()
         );
         let result = super::seed::seed_until(&created.name, torrent, &args.until).await;
+        session.shutdown().await;
         tracker.shutdown().await.ok();
         result
     })

@@ -33,17 +33,31 @@ enum Command {
     Nodes(oneshot::Sender<Vec<NodeInfo>>),
 }
 
-/// A running DHT node on a UDP socket. Dropping it stops the task.
+/// A running DHT node on a UDP socket. Dropping it stops the task; its methods are those of
+/// [`DhtHandle`] (through `Deref`).
 #[derive(Debug)]
 pub struct Dht {
+    handle: DhtHandle,
+    task: JoinHandle<()>,
+}
+
+/// A cheap, clonable way to command a running [`Dht`] (it does not keep the task alive).
+#[derive(Debug, Clone)]
+pub struct DhtHandle {
     tx: mpsc::Sender<Command>,
     local_addr: SocketAddr,
-    task: JoinHandle<()>,
 }
 
 impl Drop for Dht {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+impl std::ops::Deref for Dht {
+    type Target = DhtHandle;
+    fn deref(&self) -> &DhtHandle {
+        &self.handle
     }
 }
 
@@ -54,7 +68,17 @@ impl Dht {
         addr: SocketAddr,
         config: DhtConfig,
     ) -> io::Result<(Dht, mpsc::Receiver<DhtEvent>)> {
-        let sock = UdpSocket::bind(addr).await?;
+        Dht::from_std(std::net::UdpSocket::bind(addr)?, config)
+    }
+
+    /// Like [`bind`](Self::bind) on a socket bound already; must be called inside a tokio
+    /// runtime (it spawns the driver task).
+    pub fn from_std(
+        sock: std::net::UdpSocket,
+        config: DhtConfig,
+    ) -> io::Result<(Dht, mpsc::Receiver<DhtEvent>)> {
+        sock.set_nonblocking(true)?;
+        let sock = UdpSocket::from_std(sock)?;
         let local_addr = sock.local_addr()?;
         let (tx, rx) = mpsc::channel(DHT_COMMAND_QUEUE);
         let (ev_tx, ev_rx) = mpsc::channel(DHT_EVENT_QUEUE);
@@ -62,14 +86,20 @@ impl Dht {
         let task = tokio::spawn(run(sock, node, rx, ev_tx));
         Ok((
             Dht {
-                tx,
-                local_addr,
+                handle: DhtHandle { tx, local_addr },
                 task,
             },
             ev_rx,
         ))
     }
 
+    /// A clonable handle to this node.
+    pub fn handle(&self) -> DhtHandle {
+        self.handle.clone()
+    }
+}
+
+impl DhtHandle {
     /// The bound address.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
