@@ -223,6 +223,19 @@ impl Session {
         magnet: &ferrent_core::Magnet,
         extra_peers: &[SocketAddr],
     ) -> Result<(Metainfo, Vec<SocketAddr>), SessionError> {
+        self.fetch_magnet_metadata_with(magnet, extra_peers, None)
+            .await
+    }
+
+    /// [`Session::fetch_magnet_metadata`], reporting to `progress` while it runs (for a
+    /// progress line). Peers whose metadata failed the info-hash are left out of the peers
+    /// returned.
+    pub async fn fetch_magnet_metadata_with(
+        &self,
+        magnet: &ferrent_core::Magnet,
+        extra_peers: &[SocketAddr],
+        progress: Option<&crate::metadata::MetadataProgress>,
+    ) -> Result<(Metainfo, Vec<SocketAddr>), SessionError> {
         let Some(info_hash) = magnet.info_hash.v1_hash() else {
             return Err(SessionError::Unsupported(
                 "v2-only magnet links are not supported yet".into(),
@@ -266,11 +279,17 @@ impl Session {
         }
         peers.sort();
         peers.dedup();
-        let info =
-            crate::metadata::fetch_metadata(info_hash, &peers, self.peer_id, self.config.bind_ip)
-                .await
-                .map_err(|e| SessionError::Magnet(e.to_string()))?;
-        let meta = Metainfo::from_info_bytes(&info)
+        let fetched = crate::metadata::fetch_metadata_from(
+            info_hash,
+            &peers,
+            self.peer_id,
+            self.config.bind_ip,
+            progress,
+        )
+        .await
+        .map_err(|e| SessionError::Magnet(e.to_string()))?;
+        peers.retain(|p| !fetched.liars.contains(p));
+        let meta = Metainfo::from_info_bytes(&fetched.info)
             .map_err(|e| SessionError::Magnet(format!("invalid metadata: {e}")))?;
         let meta = meta
             .with_trackers(tiers)
