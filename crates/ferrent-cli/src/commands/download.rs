@@ -19,8 +19,9 @@ const PLAIN_LINE_EVERY: Duration = Duration::from_secs(5);
 /// Arguments of `ferrent download`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// A .torrent file or a magnet link (`magnet:?xt=urn:btih:...`; the metadata is fetched
-    /// from its `x.pe` peers, `--peer`s and the peers of its trackers, BEP 9).
+    /// A .torrent file, an `http(s)://` URL of one, or a magnet link (`magnet:?xt=urn:btih:...`;
+    /// the metadata is fetched from its `x.pe` peers, `--peer`s, the peers of its trackers and
+    /// the DHT, BEP 9).
     pub torrent: String,
     /// For a magnet link: also write the fetched metadata as a .torrent file here.
     #[arg(long, value_name = "PATH")]
@@ -100,6 +101,17 @@ async fn download(args: Args) -> anyhow::Result<()> {
         select_only = magnet.select_only.clone();
         peers = found;
         meta
+    } else if is_http_url(&args.torrent) {
+        let url = args.torrent.trim();
+        println!("{url}: fetching the .torrent");
+        let bytes = ferrent::torrent_url::fetch_torrent_url(
+            url,
+            super::info::MAX_TORRENT_FILE,
+            args.net.bind,
+        )
+        .await?;
+        ferrent_core::Metainfo::from_bytes(&bytes)
+            .with_context(|| format!("{url} is not a valid torrent"))?
     } else {
         super::info::read_torrent(std::path::Path::new(&args.torrent))?
     };
@@ -189,6 +201,12 @@ async fn download(args: Args) -> anyhow::Result<()> {
             )
         }
     }
+}
+
+/// Whether `arg` is an `http://` or `https://` URL (of a .torrent file).
+fn is_http_url(arg: &str) -> bool {
+    let lower = arg.trim_start().to_ascii_lowercase();
+    lower.starts_with("http://") || lower.starts_with("https://")
 }
 
 fn print_complete(name: &str, s: &StatsSnapshot, elapsed: Duration) {
