@@ -39,6 +39,11 @@ pub const DEFAULT_MAX_PEERS: usize = 50;
 /// Longest a magnet link waits for DHT peers (bootstrap plus one lookup).
 pub const DHT_LOOKUP_TIME: std::time::Duration = std::time::Duration::from_secs(15);
 
+/// Once a DHT lookup has found peers, how much longer it may run before the metadata fetch
+/// starts with what it has: the rest of a lookup can be queries to dead nodes, each waiting
+/// [`crate::dht::QUERY_TIMEOUT`].
+pub const DHT_PEERS_GRACE: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Settings shared by every torrent of a session.
 #[derive(Debug, Clone)]
 pub struct SessionConfig {
@@ -332,11 +337,16 @@ impl Session {
             return Vec::new();
         };
         let mut found = Vec::new();
+        let mut deadline = deadline;
         while let Ok(Some(ev)) = tokio::time::timeout_at(deadline, events.recv()).await {
             match ev {
                 crate::dht::DhtEvent::PeersFound {
                     lookup: l, peers, ..
                 } if l == lookup => {
+                    if found.is_empty() && !peers.is_empty() {
+                        // Peers in hand: do not wait for queries to dead nodes to time out.
+                        deadline = deadline.min(tokio::time::Instant::now() + DHT_PEERS_GRACE);
+                    }
                     found.extend(peers);
                 }
                 crate::dht::DhtEvent::LookupDone { lookup: l, .. } if l == lookup => break,
