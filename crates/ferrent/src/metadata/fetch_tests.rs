@@ -299,3 +299,95 @@ fn unrequested_data_is_ignored() {
     assert!(drain(&mut f).is_empty());
     assert_eq!(f.progress(), (0, 3));
 }
+
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Add(u32, Option<u64>),
+        Data {
+            peer: u32,
+            piece: u32,
+            total: u32,
+            len: usize,
+            good: bool,
+        },
+        Reject(u32, u32),
+        Gone(u32),
+        Tick(u64),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (
+                0u32..6,
+                prop_oneof![
+                    Just(None),
+                    (0u64..(1 << 26)).prop_map(Some),
+                    Just(Some(3 * PIECE as u64 + 5))
+                ]
+            )
+                .prop_map(|(p, s)| Op::Add(p, s)),
+            (
+                0u32..6,
+                0u32..5,
+                prop_oneof![Just(3 * PIECE as u32 + 5), 0u32..100_000],
+                0usize..PIECE + 2,
+                any::<bool>()
+            )
+                .prop_map(|(peer, piece, total, len, good)| Op::Data {
+                    peer,
+                    piece,
+                    total,
+                    len,
+                    good
+                }),
+            (0u32..6, 0u32..5).prop_map(|(p, i)| Op::Reject(p, i)),
+            (0u32..6).prop_map(Op::Gone),
+            (0u64..20_000).prop_map(Op::Tick),
+        ]
+    }
+
+    proptest! {
+        /// Any sequence of peer events and clock jumps: no panic, every request names a piece of
+        /// the size being fetched, and a result, if any, is the right metadata or an error.
+        #[test]
+        fn arbitrary_events_keep_the_fetch_sound(ops in proptest::collection::vec(op(), 0..200)) {
+            let (bytes, hash) = info(3 * PIECE + 5);
+            let mut now = Instant::now();
+            let mut f = MetadataFetch::new(hash, 1 << 25);
+            for o in ops {
+                match o {
+                    Op::Add(p, s) => f.add_peer(p, s, now),
+                    Op::Data { peer, piece, total, len, good } => {
+                        let data = if good && total as usize == bytes.len() {
+                            let start = piece as usize * PIECE;
+                            Bytes::copy_from_slice(bytes.get(start..(start + PIECE).min(bytes.len())).unwrap_or(&[]))
+                        } else {
+                            Bytes::from(vec![0u8; len])
+                        };
+                        f.on_data(peer, piece, total, data, now);
+                    }
+                    Op::Reject(p, i) => f.on_reject(p, i, now),
+                    Op::Gone(p) => f.peer_gone(p, now),
+                    Op::Tick(ms) => {
+                        now += Duration::from_millis(ms);
+                        f.tick(now);
+                    }
+                }
+                for a in drain(&mut f) {
+                    if let FetchAction::Request { piece, .. } = a {
+                        let (_, total) = f.progress();
+                        prop_assert!(piece < total);
+                    }
+                }
+                prop_assert!(f.hash_failures() <= MAX_HASH_FAILURES);
+                if let Some(Ok(got)) = f.result() {
+                    prop_assert_eq!(got, &bytes);
+                }
+            }
+        }
+    }
+}
