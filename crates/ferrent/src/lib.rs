@@ -16,7 +16,8 @@
 //!   [`resume::ResumeScheduler`]: when to save resume data.
 //!
 //! Around them: [`Storage`] (positional I/O into the files a piece spans, no mmap),
-//! [`resume`] (crash-safe resume files), [`metadata`] (magnet links, BEP 9), the peer
+//! [`resume`] (crash-safe resume files), [`metadata`] (magnet links, BEP 9), [`torrent_url`]
+//! (`.torrent` files over HTTP(S)), the peer
 //! connection tasks and the torrent driver.
 //!
 //! ```no_run
@@ -46,6 +47,7 @@ pub mod resume;
 mod session;
 mod storage;
 pub mod torrent;
+pub mod torrent_url;
 
 pub use peer::{
     CONNECT_TIMEOUT, HANDSHAKE_TIMEOUT, KEEPALIVE_INTERVAL, PEER_COMMAND_QUEUE, READ_IDLE_TIMEOUT,

@@ -39,6 +39,11 @@ pub const DEFAULT_MAX_PEERS: usize = 50;
 /// Longest a magnet link waits for DHT peers (bootstrap plus one lookup).
 pub const DHT_LOOKUP_TIME: std::time::Duration = std::time::Duration::from_secs(15);
 
+/// Once a DHT lookup has found peers, how much longer it may run before the metadata fetch
+/// starts with what it has: the rest of a lookup can be queries to dead nodes, each waiting
+/// [`crate::dht::QUERY_TIMEOUT`].
+pub const DHT_PEERS_GRACE: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Settings shared by every torrent of a session.
 #[derive(Debug, Clone)]
 pub struct SessionConfig {
@@ -297,6 +302,19 @@ impl Session {
         magnet: &ferrent_core::Magnet,
         extra_peers: &[SocketAddr],
     ) -> Result<(Metainfo, Vec<SocketAddr>), SessionError> {
+        self.fetch_magnet_metadata_with(magnet, extra_peers, None)
+            .await
+    }
+
+    /// [`Session::fetch_magnet_metadata`], reporting to `progress` while it runs (for a
+    /// progress line). Peers whose metadata failed the info-hash are left out of the peers
+    /// returned.
+    pub async fn fetch_magnet_metadata_with(
+        &self,
+        magnet: &ferrent_core::Magnet,
+        extra_peers: &[SocketAddr],
+        progress: Option<&crate::metadata::MetadataProgress>,
+    ) -> Result<(Metainfo, Vec<SocketAddr>), SessionError> {
         let Some(info_hash) = magnet.info_hash.v1_hash() else {
             return Err(SessionError::Unsupported(
                 "v2-only magnet links are not supported yet".into(),
@@ -340,11 +358,17 @@ impl Session {
         }
         peers.sort();
         peers.dedup();
-        let info =
-            crate::metadata::fetch_metadata(info_hash, &peers, self.peer_id, self.config.bind_ip)
-                .await
-                .map_err(|e| SessionError::Magnet(e.to_string()))?;
-        let meta = Metainfo::from_info_bytes(&info)
+        let fetched = crate::metadata::fetch_metadata_from(
+            info_hash,
+            &peers,
+            self.peer_id,
+            self.config.bind_ip,
+            progress,
+        )
+        .await
+        .map_err(|e| SessionError::Magnet(e.to_string()))?;
+        peers.retain(|p| !fetched.liars.contains(p));
+        let meta = Metainfo::from_info_bytes(&fetched.info)
             .map_err(|e| SessionError::Magnet(format!("invalid metadata: {e}")))?;
         let meta = meta
             .with_trackers(tiers)
@@ -373,11 +397,16 @@ impl Session {
             return Vec::new();
         };
         let mut found = Vec::new();
+        let mut deadline = deadline;
         while let Ok(Some(ev)) = tokio::time::timeout_at(deadline, events.recv()).await {
             match ev {
                 crate::dht::DhtEvent::PeersFound {
                     lookup: l, peers, ..
                 } if l == lookup => {
+                    if found.is_empty() && !peers.is_empty() {
+                        // Peers in hand: do not wait for queries to dead nodes to time out.
+                        deadline = deadline.min(tokio::time::Instant::now() + DHT_PEERS_GRACE);
+                    }
                     found.extend(peers);
                 }
                 crate::dht::DhtEvent::LookupDone { lookup: l, .. } if l == lookup => break,

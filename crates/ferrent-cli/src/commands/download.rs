@@ -19,8 +19,9 @@ const PLAIN_LINE_EVERY: Duration = Duration::from_secs(5);
 /// Arguments of `ferrent download`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// A .torrent file or a magnet link (`magnet:?xt=urn:btih:...`; the metadata is fetched
-    /// from its `x.pe` peers, `--peer`s and the peers of its trackers, BEP 9).
+    /// A .torrent file, an `http(s)://` URL of one, or a magnet link (`magnet:?xt=urn:btih:...`;
+    /// the metadata is fetched from its `x.pe` peers, `--peer`s, the peers of its trackers and
+    /// the DHT, BEP 9).
     pub torrent: String,
     /// For a magnet link: also write the fetched metadata as a .torrent file here.
     #[arg(long, value_name = "PATH")]
@@ -79,10 +80,19 @@ async fn fetch(session: &ferrent::Session, args: Args) -> anyhow::Result<()> {
             .clone()
             .unwrap_or_else(|| magnet.info_hash.wire_id().to_hex());
         println!("{label}: fetching metadata from peers (BEP 9)");
-        let (meta, found) = session
-            .fetch_magnet_metadata(&magnet, &args.net.peers)
-            .await
-            .with_context(|| format!("{label}: no metadata"))?;
+        let progress = ferrent::metadata::MetadataProgress::default();
+        let fetch = session.fetch_magnet_metadata_with(&magnet, &args.net.peers, Some(&progress));
+        tokio::pin!(fetch);
+        let mut view = MetadataView::new(&label);
+        let fetched = loop {
+            tokio::select! {
+                r = &mut fetch => break r,
+                _ = tokio::time::sleep(REFRESH) => view.update(&progress),
+                _ = tokio::signal::ctrl_c() => bail!("{label}: interrupted while fetching metadata"),
+            }
+        };
+        view.finish();
+        let (meta, found) = fetched.with_context(|| format!("{label}: no metadata"))?;
         println!(
             "{}: metadata received ({} pieces, {} files)",
             meta.name(),
@@ -97,6 +107,17 @@ async fn fetch(session: &ferrent::Session, args: Args) -> anyhow::Result<()> {
         select_only = magnet.select_only.clone();
         peers = found;
         meta
+    } else if is_http_url(&args.torrent) {
+        let url = args.torrent.trim();
+        println!("{url}: fetching the .torrent");
+        let bytes = ferrent::torrent_url::fetch_torrent_url(
+            url,
+            super::info::MAX_TORRENT_FILE,
+            args.net.bind,
+        )
+        .await?;
+        ferrent_core::Metainfo::from_bytes(&bytes)
+            .with_context(|| format!("{url} is not a valid torrent"))?
     } else {
         super::info::read_torrent(std::path::Path::new(&args.torrent))?
     };
@@ -188,6 +209,12 @@ async fn fetch(session: &ferrent::Session, args: Args) -> anyhow::Result<()> {
             )
         }
     }
+}
+
+/// Whether `arg` is an `http://` or `https://` URL (of a .torrent file).
+fn is_http_url(arg: &str) -> bool {
+    let lower = arg.trim_start().to_ascii_lowercase();
+    lower.starts_with("http://") || lower.starts_with("https://")
 }
 
 fn print_complete(name: &str, s: &StatsSnapshot, elapsed: Duration) {
@@ -304,6 +331,65 @@ impl Progress {
     }
 
     pub(crate) fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
+
+/// The progress line while a magnet's metadata is missing: a spinner on a terminal, a line
+/// every few seconds otherwise. Named by the magnet's `dn` (or its info-hash).
+struct MetadataView {
+    bar: Option<ProgressBar>,
+    label: String,
+    last_line: Instant,
+}
+
+impl MetadataView {
+    fn new(label: &str) -> Self {
+        let bar = std::io::stdout().is_terminal().then(|| {
+            let b = ProgressBar::new_spinner();
+            b.set_prefix(label.to_owned());
+            let style = ProgressStyle::with_template("{prefix} {spinner} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner());
+            b.set_style(style);
+            b
+        });
+        MetadataView {
+            bar,
+            label: label.to_owned(),
+            last_line: Instant::now(),
+        }
+    }
+
+    fn update(&mut self, p: &ferrent::metadata::MetadataProgress) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let (tried, ready) = (p.peers_tried.load(Relaxed), p.peers_ready.load(Relaxed));
+        let (have, total) = (p.pieces_have.load(Relaxed), p.pieces_total.load(Relaxed));
+        let msg = if tried == 0 {
+            "fetching metadata: looking for peers".to_string()
+        } else if total == 0 {
+            format!("fetching metadata: {tried} peers tried, none has sent its size yet")
+        } else {
+            format!(
+                "fetching metadata: {have}/{total} pieces of 16 KiB, {ready} peers ready, {tried} tried"
+            )
+        };
+        match &self.bar {
+            Some(b) => {
+                b.set_message(msg);
+                b.tick();
+            }
+            None => {
+                if self.last_line.elapsed() >= PLAIN_LINE_EVERY {
+                    self.last_line = Instant::now();
+                    println!("{}: {msg}", self.label);
+                }
+            }
+        }
+    }
+
+    fn finish(&self) {
         if let Some(b) = &self.bar {
             b.finish_and_clear();
         }

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 /// Largest .torrent file read. The metainfo parser caps the info dictionary itself; this only
 /// stops us reading a wrong multi-gigabyte file into memory first.
-const MAX_TORRENT_FILE: u64 = 64 * 1024 * 1024;
+pub(crate) const MAX_TORRENT_FILE: u64 = 64 * 1024 * 1024;
 
 /// Arguments of `ferrent info`.
 #[derive(clap::Args)]
