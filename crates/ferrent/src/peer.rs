@@ -11,9 +11,13 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use bytes::BytesMut;
+use std::io::IoSlice;
+
+use bytes::{Buf, Bytes, BytesMut};
 use ferrent_core::Id20;
-use ferrent_proto::wire::{HANDSHAKE_LEN, Handshake, Message, MessageDecoder, Reserved};
+use ferrent_proto::wire::{
+    HANDSHAKE_LEN, Handshake, Message, MessageDecoder, Reserved, piece_header,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::mpsc;
@@ -255,29 +259,117 @@ where
     }
 }
 
+/// Bytes of frames gathered into one vectored write.
+const WRITE_BATCH: usize = 256 * 1024;
+
+/// Room for small frames (headers, requests, `have`s) reserved at once.
+const SMALL_FRAMES: usize = 8 * 1024;
+
+/// Most buffers passed to one `writev` (well under `IOV_MAX`, 1024 on Linux).
+const MAX_IOVECS: usize = 64;
+
 async fn write_loop(
     mut writer: tokio::net::tcp::OwnedWriteHalf,
     mut rx: mpsc::Receiver<PeerCommand>,
 ) -> String {
-    let mut out = BytesMut::with_capacity(64 * 1024);
+    let mut frames = Frames::default();
     loop {
         let cmd = match tokio::time::timeout(KEEPALIVE_INTERVAL, rx.recv()).await {
-            Err(_) => Some(PeerCommand::Send(Message::KeepAlive)),
+            Err(_) => PeerCommand::Send(Message::KeepAlive),
             Ok(None) => return "closed by us".into(),
-            Ok(Some(c)) => Some(c),
+            Ok(Some(c)) => c,
         };
         // Batch whatever else is queued into the same write.
-        let mut next = cmd;
+        let mut next = Some(cmd);
         while let Some(PeerCommand::Send(m)) = next {
-            m.encode(&mut out);
-            if out.len() >= 256 * 1024 {
+            frames.push(&m);
+            if frames.len() >= WRITE_BATCH {
                 break;
             }
             next = rx.try_recv().ok();
         }
-        if let Err(e) = writer.write_all(&out).await {
+        if let Err(e) = frames.write_to(&mut writer).await {
             return format!("write: {e}");
         }
-        out.clear();
+    }
+}
+
+/// Encoded frames waiting for one vectored write. Small messages are encoded into one buffer;
+/// a block's payload is not copied: its 13-byte header goes into that buffer and the payload
+/// (the `Bytes` read from disk) follows as its own `iovec`.
+#[derive(Default)]
+struct Frames {
+    small: BytesMut,
+    chunks: Vec<Bytes>,
+    len: usize,
+}
+
+impl Frames {
+    /// Bytes queued.
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn push(&mut self, m: &Message) {
+        if self.small.capacity() - self.small.len() < 64 {
+            // After `split` the rest of the allocation stays here; reserving reuses it once
+            // the frames written from it are dropped.
+            self.small.reserve(SMALL_FRAMES);
+        }
+        match m {
+            Message::Piece(b) => {
+                let data_len = u32::try_from(b.data.len()).unwrap_or(u32::MAX);
+                self.small
+                    .extend_from_slice(&piece_header(b.index, b.begin, data_len));
+                self.chunks.push(self.small.split().freeze());
+                self.len += 13 + b.data.len();
+                self.chunks.push(b.data.clone());
+            }
+            other => {
+                let before = self.small.len();
+                other.encode(&mut self.small);
+                self.len += self.small.len() - before;
+            }
+        }
+    }
+
+    /// Writes everything queued (`writev`, resuming after short writes) and empties the queue.
+    async fn write_to(
+        &mut self,
+        writer: &mut tokio::net::tcp::OwnedWriteHalf,
+    ) -> std::io::Result<()> {
+        if !self.small.is_empty() {
+            self.chunks.push(self.small.split().freeze());
+        }
+        let mut first = 0;
+        while first < self.chunks.len() {
+            let slices: Vec<IoSlice<'_>> = self.chunks[first..]
+                .iter()
+                .take(MAX_IOVECS)
+                .map(|c| IoSlice::new(c))
+                .collect();
+            let mut n = writer.write_vectored(&slices).await?;
+            if n == 0 {
+                return Err(std::io::ErrorKind::WriteZero.into());
+            }
+            while n > 0 {
+                let Some(c) = self.chunks.get_mut(first) else {
+                    break;
+                };
+                if n >= c.len() {
+                    n -= c.len();
+                    first += 1;
+                } else {
+                    c.advance(n);
+                    n = 0;
+                }
+            }
+            while self.chunks.get(first).is_some_and(Bytes::is_empty) {
+                first += 1;
+            }
+        }
+        self.chunks.clear();
+        self.len = 0;
+        Ok(())
     }
 }

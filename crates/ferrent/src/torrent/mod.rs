@@ -8,6 +8,7 @@ mod core_tests;
 mod driver;
 mod startup;
 mod stats;
+mod upload;
 
 use std::sync::Arc;
 
@@ -18,7 +19,9 @@ pub use announcer::{
     AnnouncerEvent, FIRST_RETRY_DELAY, MAX_RETRY_DELAY, MIN_ANNOUNCE_INTERVAL, NUM_WANT,
     STOPPED_TIMEOUT,
 };
-pub use core::{Action, ConnId, CoreCounters, OUR_REQQ, PieceCheck, TorrentCore};
+pub use core::{
+    Action, ConnId, CoreCounters, OUR_REQQ, PieceCheck, SPARE_BUFFER_BYTES, TorrentCore,
+};
 pub use driver::{CONNECTS_PER_TICK, DriverEvent, EVENT_QUEUE, MAX_KNOWN_PEERS};
 pub use stats::{StatsSnapshot, TorrentState, TorrentStats};
 
