@@ -169,6 +169,12 @@ impl TorrentCore {
         self.picker.set_have(piece)
     }
 
+    /// Where the BEP 47 pad files are (`[start, end)` byte ranges of the torrent): their blocks
+    /// are never requested, and are zeros in the piece buffer (see [`Picker::set_pad_ranges`]).
+    pub fn set_pad_ranges(&mut self, ranges: Vec<(u64, u64)>) {
+        self.picker.set_pad_ranges(ranges);
+    }
+
     /// Sets piece priorities (0 = do not download), one per piece.
     pub fn set_priorities(&mut self, prios: &[u8]) -> Result<(), PickerError> {
         self.picker.set_priorities(prios)
@@ -622,12 +628,20 @@ impl TorrentCore {
                     }
                 }
                 let piece_len = self.picker.geometry().piece_len(block.index) as usize;
-                let spare = &mut self.spare_buffers;
+                let (spare, picker) = (&mut self.spare_buffers, &self.picker);
                 let buf = self.buffers.entry(block.index).or_insert_with(|| {
                     // A reused buffer keeps the bytes of an earlier piece: every block is
-                    // written before the piece goes out to be verified.
+                    // written before the piece goes out to be verified, except pad blocks,
+                    // which are never requested: zero them.
                     let mut buf = spare.pop().unwrap_or_default();
                     buf.resize(piece_len, 0);
+                    for b in picker.pad_blocks(block.index) {
+                        let r = picker.geometry().request(block.index, b);
+                        let (start, end) = (r.offset as usize, (r.offset + r.len) as usize);
+                        if let Some(pad) = buf.get_mut(start..end) {
+                            pad.fill(0);
+                        }
+                    }
                     buf
                 });
                 // The picker accepted (piece, offset, len) as one of its blocks, so it lies
@@ -657,11 +671,11 @@ impl TorrentCore {
     /// allocator from spreading them over its per-thread arenas (the buffer is filled on one
     /// thread and freed on another), which grew a 1 GiB download's peak RSS by ~10 MiB.
     /// At most [`SPARE_BUFFER_BYTES`] are kept.
-    pub fn recycle_buffer(&mut self, mut buf: Vec<u8>) {
+    pub fn recycle_buffer(&mut self, buf: Vec<u8>) {
         let piece_length = self.picker.geometry().piece_length() as usize;
         let room = (SPARE_BUFFER_BYTES / piece_length.max(1)).max(2);
+        // Kept at its length: filling it with zeros again would cost a `memset` per piece.
         if buf.capacity() >= piece_length && self.spare_buffers.len() < room {
-            buf.clear();
             self.spare_buffers.push(buf);
         }
     }

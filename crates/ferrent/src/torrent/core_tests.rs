@@ -15,6 +15,7 @@ use crate::picker::{INITIAL_PIPELINE, PieceState, test_epoch};
 
 mod departures;
 mod fast;
+mod pads;
 mod swarm;
 
 const B: u32 = wire::BLOCK_LEN;
