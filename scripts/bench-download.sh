@@ -199,16 +199,21 @@ EOF
                 --label "bench-download $seeder p${pk}k rep$rep")
           [ "$rep" = 1 ] && args+=(--verify "$payload")
           lrc=0
+          c0=$(cpu_of "$seed_pid")
           "$swarm/leech" "${args[@]}" >"$dir/results/.leech.out" 2>&1 || lrc=$?
+          c1=$(cpu_of "$seed_pid")
           # One JSON line per run, with the fields the table groups by.
-          "$py" - "$tmpj" "$l" "$pk" "$rep" "$lrc" "$dir/results/.leech.out" "$seeder" >>"$jl" <<'EOF'
+          "$py" - "$tmpj" "$l" "$pk" "$rep" "$lrc" "$dir/results/.leech.out" "$seeder" "$c0" "$c1" >>"$jl" <<'EOF'
 import json, sys
-path, client, pk, rep, rc, out, seeder = sys.argv[1:]
+path, client, pk, rep, rc, out, seeder, c0, c1 = sys.argv[1:]
 try:
     d = json.loads(open(path).read().strip().splitlines()[-1])
 except (OSError, ValueError, IndexError):
     d = {"client": client, "ok": False, "error": "leech exit %s: %s" % (rc, open(out).read()[-300:])}
 d["piece_kib"], d["rep"], d["seeder"] = int(pk), int(rep), seeder
+if seeder == "ferrent" or d.get("seed_cpu_s") is None:
+    # The harness knows only the seeders it started; ferrent's CPU comes from /proc.
+    d["seed_cpu_s"] = round(float(c1) - float(c0), 2)
 print(json.dumps(d))
 EOF
         fi
