@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use ferrent_proto::wire::{Block, BlockRequest, Message};
+use ferrent_proto::wire::{Block, BlockRequest};
 use tokio::sync::{Semaphore, mpsc};
 
 use super::core::ConnId;
@@ -19,12 +19,18 @@ use crate::storage::Storage;
 /// Requests read in one blocking task (512 KiB of 16 KiB blocks).
 pub const UPLOAD_BATCH: usize = 32;
 
-// One batch must always be able to get its read permits.
-const _: () = assert!(UPLOAD_BATCH <= UPLOAD_READS);
+// One batch must always be able to get its permits.
+const _: () = assert!(UPLOAD_BATCH <= UPLOAD_READS && UPLOAD_BATCH <= UPLOAD_QUEUED_BLOCKS);
 
 /// Block buffers being read for uploads at once, over all peers (each permit is one block of at
 /// most 16 KiB; a batch takes one permit per block).
 pub const UPLOAD_READS: usize = 64;
+
+/// Blocks read for one peer but not yet written to its socket (2 MiB of 16 KiB blocks). The
+/// uploader reads a batch only once it has room for it here, so a peer that reads slower than
+/// we read the disk holds at most this much of our memory, and its command queue never fills
+/// up with blocks (a full command queue closes the peer: see `Driver::send`).
+pub const UPLOAD_QUEUED_BLOCKS: usize = 4 * UPLOAD_BATCH;
 
 /// The sending half of one peer's upload queue.
 pub(crate) type UploadQueue = mpsc::Sender<BlockRequest>;
@@ -52,8 +58,8 @@ pub(crate) fn spawn_uploader(
     tx
 }
 
-/// Takes up to [`UPLOAD_BATCH`] queued requests, reads them in one blocking task, queues the
-/// blocks to the peer, then reports the batch ([`DriverEvent::Uploaded`]) so the core counts it.
+/// Takes up to [`UPLOAD_BATCH`] queued requests, reads them in one blocking task, reports the
+/// batch ([`DriverEvent::Uploaded`]) so the core counts it, then queues the blocks to the peer.
 /// Ends when the driver drops the queue (the peer is gone).
 async fn upload_loop(
     conn: ConnId,
@@ -62,6 +68,7 @@ async fn upload_loop(
     ctx: UploadContext,
 ) {
     let mut batch = Vec::with_capacity(UPLOAD_BATCH);
+    let queued = Arc::new(Semaphore::new(UPLOAD_QUEUED_BLOCKS));
     while let Some(first) = rx.recv().await {
         batch.clear();
         batch.push(first);
@@ -72,39 +79,59 @@ async fn upload_loop(
             }
         }
         let blocks = batch.len() as u32;
-        let mut sent = 0u64;
-        // UPLOAD_BATCH <= UPLOAD_READS, so one batch can always get its permits.
-        if let Ok(_permit) = ctx.read_slots.clone().acquire_many_owned(blocks).await {
-            let storage = ctx.storage.clone();
-            let reqs = std::mem::take(&mut batch);
-            let read = tokio::task::spawn_blocking(move || {
-                let blocks = read_batch(&storage, &reqs);
-                (reqs, blocks)
-            })
-            .await;
-            if let (Ok((reqs, blocks)), Some(peer)) = (read, peer.upgrade()) {
-                batch = reqs;
-                for (req, data) in blocks {
-                    let Some(data) = data else { continue };
-                    let block = Block {
-                        index: req.index,
-                        begin: req.begin,
-                        data,
-                    };
-                    if peer
-                        .send(PeerCommand::Send(Message::Piece(block)))
-                        .await
-                        .is_err()
-                    {
-                        break;
-                    }
-                    sent += u64::from(req.length);
-                }
+        // Room in this peer's bound first (the writer frees it as blocks go out), then one of
+        // the read slots shared by all peers. UPLOAD_BATCH <= both bounds, so a batch always
+        // gets its permits.
+        let Ok(mut room) = queued.clone().acquire_many_owned(blocks).await else {
+            return;
+        };
+        let read = match ctx.read_slots.clone().acquire_many_owned(blocks).await {
+            Ok(_reading) => {
+                let storage = ctx.storage.clone();
+                let reqs = std::mem::take(&mut batch);
+                tokio::task::spawn_blocking(move || {
+                    let blocks = read_batch(&storage, &reqs);
+                    (reqs, blocks)
+                })
+                .await
+                .ok()
             }
-        }
+            Err(_) => None,
+        };
+        let (blocks_read, peer) = match (read, peer.upgrade()) {
+            (Some((reqs, blocks_read)), Some(peer)) => {
+                batch = reqs;
+                (blocks_read, Some(peer))
+            }
+            _ => (Vec::new(), None),
+        };
+        // Report the batch *before* the blocks reach the writer: once the peer has a block it
+        // may send its next request, and the core must count this batch as answered by then,
+        // or a peer keeping exactly OUR_REQQ requests out (libtorrent does) seems to exceed it
+        // and is closed for it. Both events go through the same FIFO queue.
+        let sent: u64 = blocks_read
+            .iter()
+            .filter(|(_, data)| data.is_some())
+            .map(|(req, _)| u64::from(req.length))
+            .sum();
+        let sent = if peer.is_some() { sent } else { 0 };
         let done = DriverEvent::Uploaded { conn, blocks, sent };
         if ctx.events.send(done).await.is_err() {
             return;
+        }
+        let Some(peer) = peer else { continue };
+        for (req, data) in blocks_read {
+            let (Some(data), Some(permit)) = (data, room.split(1)) else {
+                continue;
+            };
+            let block = Block {
+                index: req.index,
+                begin: req.begin,
+                data,
+            };
+            if peer.send(PeerCommand::Block(block, permit)).await.is_err() {
+                break;
+            }
         }
     }
 }
