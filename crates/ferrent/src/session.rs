@@ -483,6 +483,14 @@ impl Session {
             seed,
         )
         .map_err(|e| SessionError::Unsupported(format!("torrent geometry: {e}")))?;
+        core.set_pad_ranges(
+            layout
+                .files()
+                .iter()
+                .filter(|f| f.pad)
+                .map(|f| (f.offset, f.offset + f.length))
+                .collect(),
+        );
         for piece in &have {
             let _ = core.set_have(*piece);
         }

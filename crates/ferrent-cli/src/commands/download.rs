@@ -233,6 +233,13 @@ fn print_complete(name: &str, s: &StatsSnapshot, elapsed: Duration) {
             s.peers_banned
         ));
     }
+    if s.wasted > 0 {
+        // Blocks that arrived twice (endgame duplicates, answers crossing our cancels).
+        failed.push_str(&format!(
+            ", {} received twice",
+            ByteSize::b(s.wasted).display().iec()
+        ));
+    }
     println!(
         "{name}: complete, {} in {:.1} s ({}/s average), {} of {} pieces fetched, {} resumed, {} uploaded{failed}",
         ByteSize::b(s.downloaded).display().iec(),

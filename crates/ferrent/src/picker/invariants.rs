@@ -111,7 +111,7 @@ impl<K: PeerKey> Picker<K> {
                     if received == partial.blocks.len() as u32 {
                         return Err(format!("piece {piece}: Downloading but complete"));
                     }
-                    if received == 0 && requested == 0 {
+                    if received == partial.pad && requested == 0 {
                         return Err(format!("piece {piece}: Downloading with no progress"));
                     }
                 }

@@ -283,6 +283,35 @@ impl<K: PeerKey> Picker<K> {
         }
     }
 
+    /// Tells the picker where the torrent's BEP 47 pad files are (`[start, end)` byte ranges in
+    /// the torrent, any order). Blocks wholly inside them are never requested: they are zeros,
+    /// and count as received as soon as their piece starts ([`Picker::pad_blocks`] lists them so
+    /// the piece's buffer can be zeroed there). Call before any piece starts downloading.
+    pub fn set_pad_ranges(&mut self, mut ranges: Vec<(u64, u64)>) {
+        ranges.retain(|&(s, e)| s < e);
+        ranges.sort_unstable();
+        // Merge overlapping or touching ranges, so the lookup can stop at the first one past a
+        // piece.
+        let mut merged: Vec<(u64, u64)> = Vec::with_capacity(ranges.len());
+        for (s, e) in ranges {
+            match merged.last_mut() {
+                Some(last) if s <= last.1 => last.1 = last.1.max(e),
+                _ => merged.push((s, e)),
+            }
+        }
+        self.pieces.pads = merged;
+    }
+
+    /// The blocks of `piece` wholly inside pad files that the picker never requests (empty
+    /// when the whole piece is padding: then every block is requested).
+    pub fn pad_blocks(&self, piece: u32) -> Vec<u32> {
+        let blocks = self.pieces.pad_blocks(piece);
+        if blocks.len() as u32 >= self.pieces.geo.blocks_in_piece(piece) {
+            return Vec::new();
+        }
+        blocks
+    }
+
     /// The state of `piece`, `None` when out of range.
     pub fn piece_state(&self, piece: u32) -> Option<PieceState> {
         self.pieces.state(piece)

@@ -39,6 +39,8 @@ pub(crate) struct Partial<K> {
     pub(crate) free: u32,
     /// Blocks with value `RECEIVED`.
     pub(crate) received: u32,
+    /// Of those, blocks wholly inside BEP 47 pad files: never requested, zeros by definition.
+    pub(crate) pad: u32,
     /// Peers whose blocks were kept (for smart ban), without duplicates.
     pub(crate) contributors: Vec<K>,
 }
@@ -74,6 +76,8 @@ pub(crate) struct Pieces<K> {
     pub(crate) bytes_wanted_left: u64,
     /// Wanted pieces (priority > 0, not `Have`).
     pub(crate) wanted: u32,
+    /// Byte ranges `[start, end)` of BEP 47 pad files in the torrent, sorted, not overlapping.
+    pub(crate) pads: Vec<(u64, u64)>,
 }
 
 impl<K: Copy + PartialEq> Pieces<K> {
@@ -96,6 +100,7 @@ impl<K: Copy + PartialEq> Pieces<K> {
             bytes_have: 0,
             bytes_wanted_left: 0,
             wanted: 0,
+            pads: Vec::new(),
         };
         if default_prio > 0 {
             for piece in 0..n {
@@ -267,19 +272,65 @@ impl<K: Copy + PartialEq> Pieces<K> {
                     blocks: Vec::new(),
                     free: 0,
                     received: 0,
+                    pad: 0,
                     contributors: Vec::new(),
                 });
                 self.partials.len() as u32 - 1
             }
         };
+        let pad_blocks = self.pad_blocks(piece);
         if let Some(p) = self.partials.get_mut(slot as usize) {
             p.blocks.clear();
             p.blocks.resize(nblocks as usize, 0);
             p.free = nblocks;
             p.received = 0;
+            p.pad = 0;
             p.contributors.clear();
+            // Pad blocks count as received from the start, unless the whole piece is padding
+            // (never made by BEP 47 creators): it is then downloaded like any other.
+            if (pad_blocks.len() as u32) < nblocks {
+                for &b in &pad_blocks {
+                    if let Some(v) = p.blocks.get_mut(b as usize) {
+                        *v = RECEIVED;
+                        p.free -= 1;
+                        p.received += 1;
+                        p.pad += 1;
+                    }
+                }
+            }
         }
         self.partial_slot[piece as usize] = slot;
+    }
+
+    /// The blocks of `piece` that lie wholly inside pad files.
+    pub(crate) fn pad_blocks(&self, piece: u32) -> Vec<u32> {
+        let mut out = Vec::new();
+        if self.pads.is_empty() {
+            return out;
+        }
+        let start = u64::from(piece) * u64::from(self.geo.piece_length());
+        let end = start + u64::from(self.geo.piece_len(piece));
+        // The first pad range that ends after the piece starts.
+        let first = self.pads.partition_point(|&(_, e)| e <= start);
+        for &(ps, pe) in self.pads.get(first..).unwrap_or_default() {
+            if ps >= end {
+                break;
+            }
+            // Blocks wholly inside [ps, pe).
+            let lo = ps.max(start) - start;
+            let hi = pe.min(end) - start;
+            let bs = u64::from(super::BLOCK_SIZE);
+            let mut b = lo.div_ceil(bs);
+            while b * bs < hi {
+                let block_end = (b * bs + bs).min(end - start);
+                if block_end > hi {
+                    break;
+                }
+                out.push(b as u32);
+                b += 1;
+            }
+        }
+        out
     }
 
     fn release_partial(&mut self, piece: u32) {
@@ -325,7 +376,7 @@ impl<K: Copy + PartialEq> Pieces<K> {
                 *free_blocks += 1;
             }
         }
-        p.received == 0 && p.free as usize == p.blocks.len()
+        p.received == p.pad && (p.free + p.pad) as usize == p.blocks.len()
     }
 
     /// Marks a block received from `from`. Returns `(requesters_before, piece_now_complete)`, or

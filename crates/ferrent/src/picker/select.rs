@@ -56,6 +56,7 @@ impl<K: PeerKey> Picker<K> {
         if cap == 0 || (p.choked && p.allowed_fast.is_empty()) {
             return;
         }
+        let was_idle = p.active.is_empty();
         // 1. Pieces already downloading.
         let mut i = 0;
         while cap > 0 && i < self.pieces.downloading.len() {
@@ -72,8 +73,12 @@ impl<K: PeerKey> Picker<K> {
             self.move_piece(piece, PieceState::Downloading, prio);
             cap = self.take_blocks(slot, piece, Take::Free, cap, now, out);
         }
-        // 3. Endgame: duplicate requests, fewest requesters first.
-        if cap > 0 && self.in_endgame() {
+        // 3. Endgame: one duplicate request, fewest requesters first, and only for a peer that
+        //    had nothing in flight (as libtorrent does). Filling every pipeline with duplicates
+        //    instead made 12-25 % of a download's bytes arrive twice: with deep pipelines the
+        //    copies are on the wire before our `cancel`s reach the peers.
+        if cap > 0 && was_idle && self.in_endgame() {
+            cap = 1;
             for requesters in 1..self.config.endgame_max_requesters.min(RECEIVED - 1) {
                 let mut i = 0;
                 while cap > 0 && i < self.pieces.downloading.len() {

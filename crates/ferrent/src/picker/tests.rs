@@ -373,25 +373,81 @@ fn endgame_duplicates_and_cancels() {
     assert_eq!(a.len(), 3);
     assert!(p.in_endgame());
     let b = req(&mut p, 2, at(1));
-    assert_eq!(b, a, "endgame: the same blocks from peer 2");
+    assert_eq!(b, a[..1], "endgame: one duplicate per idle peer");
+    assert!(req(&mut p, 2, at(1)).is_empty(), "peer 2 is busy now");
     let c = req(&mut p, 3, at(2));
-    assert_eq!(c, a, "third requester allowed (endgame_max_requesters = 3)");
+    assert_eq!(c, a[1..2], "the next block with fewest requesters");
+    assert_eq!(deliver(&mut p, 2, a[0], at(3)), BlockOutcome::Accepted);
+    assert_eq!(cancels(&mut p), vec![(1, a[0])]);
+    // Peer 2 is idle again: a second requester for a block that has one.
+    assert_eq!(req(&mut p, 2, at(3)), a[2..]);
     add(&mut p, 4, None);
-    assert!(req(&mut p, 4, at(3)).is_empty(), "no fourth requester");
-    assert_eq!(deliver(&mut p, 2, a[1], at(4)), BlockOutcome::Accepted);
+    assert_eq!(
+        req(&mut p, 4, at(3)),
+        a[1..2],
+        "second requesters for all: then a third"
+    );
+    add(&mut p, 5, None);
+    assert_eq!(
+        req(&mut p, 5, at(3)),
+        a[2..],
+        "third requester of the last block"
+    );
+    add(&mut p, 6, None);
+    assert!(req(&mut p, 6, at(3)).is_empty(), "no fourth requester");
+    assert_eq!(deliver(&mut p, 3, a[1], at(4)), BlockOutcome::Accepted);
     let mut c1 = cancels(&mut p);
     c1.sort();
-    assert_eq!(c1, vec![(1, a[1]), (3, a[1])]);
+    assert_eq!(c1, vec![(1, a[1]), (4, a[1])]);
     // Peer 1's answer crossed our cancel: redundant, not an error.
     assert_eq!(deliver(&mut p, 1, a[1], at(5)), BlockOutcome::Redundant);
-    assert_eq!(deliver(&mut p, 1, a[0], at(6)), BlockOutcome::Accepted);
-    assert_eq!(deliver(&mut p, 3, a[2], at(6)), BlockOutcome::PieceComplete);
+    assert_eq!(deliver(&mut p, 1, a[2], at(6)), BlockOutcome::PieceComplete);
     assert_eq!(p.piece_state(0), Some(PieceState::Hashing));
     assert_eq!(p.stats().requests_in_flight, 0);
     assert_eq!(p.stats().bytes_redundant, u64::from(B));
     p.on_piece_verified(0).unwrap();
     ok(&p);
     assert!(p.is_complete());
+}
+
+#[test]
+fn endgame_duplicates_stay_few_with_deep_pipelines() {
+    // Peer 1 takes 4 blocks and never answers; peers 2-4 fetch all the others, then are idle
+    // in endgame with room in their pipelines: each gets one duplicate, not a pipeline full.
+    let mut p = picker(4, 16, 0);
+    for k in 1..=4 {
+        add(&mut p, k, None);
+        p.set_peer_reqq(k, 250).unwrap();
+    }
+    let held = req(&mut p, 1, at(0));
+    assert_eq!(held.len(), 4);
+    let mut dups = Vec::new();
+    for t in 1..200 {
+        for k in 2..=4u32 {
+            for r in req(&mut p, k, at(t)) {
+                if held.contains(&r) {
+                    dups.push((k, r));
+                } else {
+                    assert_ne!(deliver(&mut p, k, r, at(t)), BlockOutcome::Redundant);
+                }
+            }
+        }
+    }
+    assert!(p.in_endgame());
+    assert_eq!(dups.len(), 3, "one duplicate per idle peer: {dups:?}");
+    let mut redundant = 0;
+    for r in &held {
+        if deliver(&mut p, 1, *r, at(300)) == BlockOutcome::Redundant {
+            redundant += 1;
+        }
+    }
+    assert_eq!(redundant, 0);
+    assert_eq!(
+        p.stats().requests_in_flight,
+        0,
+        "the duplicates were cancelled"
+    );
+    assert_eq!(cancels(&mut p).len(), 3);
 }
 
 #[test]

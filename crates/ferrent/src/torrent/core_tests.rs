@@ -15,6 +15,7 @@ use crate::picker::{INITIAL_PIPELINE, PieceState, test_epoch};
 
 mod departures;
 mod fast;
+mod pads;
 mod pex;
 mod swarm;
 
@@ -530,7 +531,7 @@ fn interested_peer_is_unchoked_and_served() {
     assert_eq!(sent(&actions, 1), vec![Message::Unchoke]);
     let actions = ok(&mut c, 1, Message::Request(r), at(1));
     assert_eq!(actions, vec![Action::Upload(1, r)]);
-    c.upload_done(1, B);
+    c.upload_done(1, 1, u64::from(B));
     assert_eq!(c.counters().uploaded, u64::from(B));
     let actions = ok(&mut c, 1, Message::NotInterested, at(2));
     assert_eq!(sent(&actions, 1), vec![Message::Choke]);

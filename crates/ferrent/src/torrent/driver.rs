@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use super::announcer::AnnouncerEvent;
 use super::core::{Action, ConnId, PieceCheck, TorrentCore};
 use super::stats::{TorrentState, TorrentStats};
+use super::upload::{UPLOAD_READS, UploadContext, UploadQueue, spawn_uploader};
 use crate::peer::{self, OutgoingPeer, PeerCommand, PeerEvent};
 use crate::storage::Storage;
 
@@ -25,9 +26,6 @@ pub const EVENT_QUEUE: usize = 2048;
 
 /// Most peer addresses remembered per torrent (from trackers, the command line, PEX, later DHT).
 pub const MAX_KNOWN_PEERS: usize = 2000;
-
-/// Block reads for uploads running at once (each holds a 16 KiB buffer).
-pub const UPLOAD_READS: usize = 64;
 
 /// Hash failures a peer may contribute to before it is banned (smart ban, as libtorrent and
 /// Transmission do). A peer that alone sent every block of a failed piece is banned at once.
@@ -44,8 +42,9 @@ pub const CONNECTS_PER_TICK: usize = 10;
 /// stops taking peer messages (their readers then stop reading sockets) until the disk catches
 /// up; without it, pieces pile up in memory whenever writes are slower than the network (a
 /// 1 GiB download from a libtorrent seeder on loopback reached 140-400 MB of RSS on a busy
-/// machine; 8 MiB keeps it near 32 MB without slowing it).
-pub const MAX_VERIFY_BYTES: u64 = 8 * 1024 * 1024;
+/// machine). 4 MiB (with reused piece buffers, [`TorrentCore::recycle_buffer`]) keeps that
+/// download's peak RSS near 26 MiB; 8 MiB gave 30 MiB, at the same speed.
+pub const MAX_VERIFY_BYTES: u64 = 4 * 1024 * 1024;
 
 /// Everything that wakes the driver.
 #[derive(Debug)]
@@ -62,6 +61,8 @@ pub enum DriverEvent {
         check: PieceCheck,
         /// The write error, if the write failed.
         error: Option<String>,
+        /// The piece's buffer, for reuse ([`TorrentCore::recycle_buffer`]).
+        buffer: Vec<u8>,
     },
     /// More peers to try (e.g. from the command line).
     AddPeers(Vec<SocketAddr>),
@@ -83,12 +84,14 @@ pub enum DriverEvent {
         /// The outcome.
         result: Result<(), String>,
     },
-    /// An [`Action::Upload`] finished with `sent` bytes sent.
+    /// A batch of `blocks` [`Action::Upload`]s finished with `sent` bytes queued to the peer.
     Uploaded {
         /// The connection.
         conn: ConnId,
-        /// Bytes sent (0 when the read failed or the peer was gone).
-        sent: u32,
+        /// Requests handled.
+        blocks: u32,
+        /// Bytes sent (less when a read failed or the peer was gone).
+        sent: u64,
     },
 }
 
@@ -125,6 +128,8 @@ pub(crate) struct DriverParts {
 pub(crate) struct Driver {
     p: DriverParts,
     commands: HashMap<ConnId, mpsc::Sender<PeerCommand>>,
+    /// Upload queue of each peer we serve (see [`super::upload`]).
+    uploads: HashMap<ConnId, UploadQueue>,
     conn_addr: HashMap<ConnId, SocketAddr>,
     /// Connections we dialled (the others came in).
     outgoing: std::collections::HashSet<ConnId>,
@@ -161,6 +166,7 @@ impl Driver {
         Driver {
             p,
             commands: HashMap::new(),
+            uploads: HashMap::new(),
             conn_addr: HashMap::new(),
             outgoing: std::collections::HashSet::new(),
             known: HashMap::new(),
@@ -235,6 +241,7 @@ impl Driver {
         }
         // Dropping the command senders closes every connection.
         self.commands.clear();
+        self.uploads.clear();
         self.final_save().await;
         if self.p.stats.state() != TorrentState::Failed {
             self.set_state(TorrentState::Stopped);
@@ -279,7 +286,7 @@ impl Driver {
                 if !was_connected {
                     self.connecting = self.connecting.saturating_sub(1);
                 }
-                self.commands.remove(&conn);
+                self.drop_peer(conn);
                 self.outgoing.remove(&conn);
                 self.p.core.peer_disconnected(conn, now);
                 if let Some(addr) = self.conn_addr.remove(&conn) {
@@ -323,7 +330,9 @@ impl Driver {
                     conn, addr, stream, theirs, leftover, events,
                 ));
             }
-            DriverEvent::Uploaded { conn, sent } => self.p.core.upload_done(conn, sent),
+            DriverEvent::Uploaded { conn, blocks, sent } => {
+                self.p.core.upload_done(conn, blocks, sent)
+            }
             DriverEvent::Saved { ticket, result } => {
                 let ok = result.is_ok();
                 self.resume.save_done(ticket, now, ok);
@@ -347,8 +356,10 @@ impl Driver {
                 piece,
                 check,
                 error,
+                buffer,
             } => {
                 self.verifying = self.verifying.saturating_sub(1);
+                self.p.core.recycle_buffer(buffer);
                 if check == PieceCheck::Verified {
                     self.resume.record_change();
                 }
@@ -419,7 +430,7 @@ impl Driver {
                     tracing::debug!(conn, "closing: {reason}");
                     // Dropping the sender ends the writer, which ends the connection; its
                     // `Closed` event then tells the core.
-                    self.commands.remove(&conn);
+                    self.drop_peer(conn);
                 }
                 Action::Verify { piece, data } => self.verify(piece, data),
                 Action::Upload(conn, req) => self.upload(conn, req),
@@ -464,7 +475,7 @@ impl Driver {
                     .map(|(c, _)| *c)
                     .collect();
                 for c in conns {
-                    self.commands.remove(&c);
+                    self.drop_peer(c);
                 }
             }
         }
@@ -474,13 +485,19 @@ impl Driver {
             .store(self.banned.len() as u32, Ordering::Relaxed);
     }
 
+    /// Drops our senders to the connection: its writer ends, which ends the connection.
+    fn drop_peer(&mut self, conn: ConnId) {
+        self.commands.remove(&conn);
+        self.uploads.remove(&conn);
+    }
+
     fn send(&mut self, conn: ConnId, msg: Message) {
         let Some(tx) = self.commands.get(&conn) else {
             return;
         };
         if tx.try_send(PeerCommand::Send(msg)).is_err() {
             tracing::info!(conn, "peer is not reading what we send; closing");
-            self.commands.remove(&conn);
+            self.drop_peer(conn);
         }
     }
 
@@ -499,25 +516,26 @@ impl Driver {
             };
             let result = tokio::task::spawn_blocking(move || {
                 let Some(index) = meta.layout().piece(piece) else {
-                    return (PieceCheck::HashMismatch, None);
+                    return (PieceCheck::HashMismatch, None, data);
                 };
                 let expected = meta.piece_hash_v1(index);
                 let actual = Id20(Sha1::digest(&data).into());
                 if expected != Some(actual) {
-                    return (PieceCheck::HashMismatch, None);
+                    return (PieceCheck::HashMismatch, None, data);
                 }
                 let _serial = write_lock.lock().unwrap_or_else(|e| e.into_inner());
                 match storage.write_piece(index, &data) {
-                    Ok(()) => (PieceCheck::Verified, None),
-                    Err(e) => (PieceCheck::WriteFailed, Some(e.to_string())),
+                    Ok(()) => (PieceCheck::Verified, None, data),
+                    Err(e) => (PieceCheck::WriteFailed, Some(e.to_string()), data),
                 }
             })
             .await;
             drop(permit);
-            let (check, error) = result.unwrap_or_else(|e| {
+            let (check, error, buffer) = result.unwrap_or_else(|e| {
                 (
                     PieceCheck::WriteFailed,
                     Some(format!("verification task failed: {e}")),
+                    Vec::new(),
                 )
             });
             let _ = events
@@ -525,48 +543,35 @@ impl Driver {
                     piece,
                     check,
                     error,
+                    buffer,
                 })
                 .await;
         });
     }
 
-    /// Reads a block on the blocking pool and queues it to the peer; reports back so the core
-    /// can count it. At most [`UPLOAD_READS`] reads hold buffers at once.
+    /// Queues the request on the peer's uploader (started on the first request), which reads
+    /// requests in batches and reports each batch back so the core can count it.
     fn upload(&mut self, conn: ConnId, req: ferrent_proto::wire::BlockRequest) {
-        let events = self.p.events_tx.clone();
-        let Some(tx) = self.commands.get(&conn).cloned() else {
-            let _ = events.try_send(DriverEvent::Uploaded { conn, sent: 0 });
-            return;
-        };
-        let storage = self.p.storage.clone();
-        let slots = self.read_slots.clone();
-        tokio::spawn(async move {
-            let mut sent = 0;
-            if let Ok(_permit) = slots.acquire_owned().await {
-                let read = tokio::task::spawn_blocking(move || {
-                    let piece = storage.layout().piece(req.index)?;
-                    let mut buf = vec![0u8; req.length as usize];
-                    storage.read(piece, req.begin, &mut buf).ok()?;
-                    Some(buf)
-                })
-                .await;
-                if let Ok(Some(data)) = read {
-                    let block = ferrent_proto::wire::Block {
-                        index: req.index,
-                        begin: req.begin,
-                        data: data.into(),
+        let queue = match self.uploads.get(&conn) {
+            Some(q) => Some(q),
+            None => match self.commands.get(&conn) {
+                Some(peer) => {
+                    let ctx = UploadContext {
+                        storage: self.p.storage.clone(),
+                        events: self.p.events_tx.clone(),
+                        read_slots: self.read_slots.clone(),
                     };
-                    if tx
-                        .send(PeerCommand::Send(Message::Piece(block)))
-                        .await
-                        .is_ok()
-                    {
-                        sent = req.length;
-                    }
+                    let q =
+                        spawn_uploader(conn, peer.downgrade(), ctx, super::core::OUR_REQQ as usize);
+                    Some(&*self.uploads.entry(conn).or_insert(q))
                 }
-            }
-            let _ = events.send(DriverEvent::Uploaded { conn, sent }).await;
-        });
+                None => None,
+            },
+        };
+        if queue.is_none_or(|q| q.try_send(req).is_err()) {
+            // The peer is gone (or its uploader ended): nothing was sent.
+            self.p.core.upload_done(conn, 1, 0);
+        }
     }
 
     /// Starts a resume save when one is due: the bitfield is taken now (only pieces whose write
@@ -619,7 +624,13 @@ impl Driver {
                     self.resume
                         .save_done(ticket, Instant::now(), result.is_ok());
                 }
-                Ok(Some(DriverEvent::Checked { piece, check, .. })) => {
+                Ok(Some(DriverEvent::Checked {
+                    piece,
+                    check,
+                    buffer,
+                    ..
+                })) => {
+                    self.p.core.recycle_buffer(buffer);
                     if check == PieceCheck::Verified {
                         self.resume.record_change();
                     }

@@ -10,6 +10,7 @@ mod pex;
 mod sources;
 mod startup;
 mod stats;
+mod upload;
 
 use std::sync::Arc;
 
@@ -20,7 +21,9 @@ pub use announcer::{
     AnnouncerEvent, FIRST_RETRY_DELAY, MAX_RETRY_DELAY, MIN_ANNOUNCE_INTERVAL, NUM_WANT,
     STOPPED_TIMEOUT,
 };
-pub use core::{Action, ConnId, CoreCounters, OUR_REQQ, PieceCheck, TorrentCore};
+pub use core::{
+    Action, ConnId, CoreCounters, OUR_REQQ, PieceCheck, SPARE_BUFFER_BYTES, TorrentCore,
+};
 pub use driver::{CONNECTS_PER_TICK, DriverEvent, EVENT_QUEUE, MAX_KNOWN_PEERS};
 pub use pex::{
     MAX_PEX_ADDED, MAX_PEX_DROPPED, MAX_PEX_LEARN_PER_MESSAGE, MAX_PEX_LEARNED, OUR_UT_PEX_ID,
