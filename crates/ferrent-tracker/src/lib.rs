@@ -31,11 +31,13 @@
 mod allow;
 mod connid;
 mod error;
+mod http;
 pub mod limits;
 mod server;
 mod shared;
 mod snapshot;
 mod store;
+mod udp;
 
 pub use allow::{parse_allow_list, read_allow_list};
 pub use connid::ConnectionIds;
@@ -44,6 +46,6 @@ pub use server::{Config, RunningTracker, Tracker};
 pub use shared::Stats;
 pub use snapshot::{format_state, parse_state, read_state, write_state};
 pub use store::{
-    Announce, AnnounceResult, Families, Refusal, StoreConfig, StoreCounts, SwarmSnapshot,
-    SwarmStore,
+    Announce, AnnounceResult, CompactPeers, Families, Refusal, StoreConfig, StoreCounts,
+    SwarmCounts, SwarmSnapshot, SwarmStore,
 };

@@ -41,6 +41,19 @@ pub const CONNECTION_ID_WINDOW: Duration = Duration::from_secs(60);
 /// fails to decode or is ignored.
 pub const UDP_RECV_BUFFER: usize = 2048;
 
+/// Most datagrams a UDP worker takes per wake-up (answered with one `sendmmsg`). 32 keeps the
+/// worker's buffers at 64 KiB plus replies while a loaded tracker still saves most wake-ups.
+pub const UDP_BATCH: usize = 32;
+
+/// Most HTTP connections open at once; one more is closed as soon as it is accepted. An
+/// announce takes a few milliseconds, so 1,024 serves tens of thousands of announces per
+/// second while bounding what idle connections can hold (a file descriptor and a few KiB each).
+pub const HTTP_MAX_CONNECTIONS: usize = 1024;
+
+/// A request's headers must arrive within this long, or the connection is closed (slowloris).
+/// A real client sends its whole announce in one packet.
+pub const HTTP_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Longest allow-list file read (bytes). 1M info-hashes in hex are 41 MB; 64 MiB is the ceiling.
 pub const MAX_ALLOW_FILE: u64 = 64 * 1024 * 1024;
 
