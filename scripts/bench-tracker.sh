@@ -8,8 +8,11 @@
 # 1000 x 100 = 100,000) announced once over UDP (BEP 15, one connect per simulated client,
 # CLIENTS concurrent clients in a closed loop), then SECS seconds of UDP re-announces, then SECS
 # seconds of HTTP announces (one TCP connection per announce, up to 32 at once). RSS is the
-# tracker's VmRSS from /proc at 100,000 peers. Both trackers run one at a time on this machine,
-# with the load generator (one thread) on the same cores.
+# tracker's VmRSS from /proc at 100,000 peers (growth from the idle tracker, divided by the
+# peers, is the bytes-per-peer row); "CPU us/announce" is the tracker's user + system time from
+# /proc divided by the announces of the phase: unlike throughput it hardly depends on how busy
+# the machine is. Both trackers run one at a time on this machine, with the load generator
+# (one thread) on the same cores; `uptime` is printed with the table.
 set -euo pipefail
 
 SWARMS=1000 PEERS=100 CLIENTS=64 SECS=10
@@ -29,7 +32,7 @@ TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 command -v opentracker >/dev/null || { echo "opentracker not installed (apt-get install opentracker)" >&2; exit 1; }
 
 echo "building (release)..." >&2
-(cd "$ROOT" && cargo build --release -q -p ferrent-tracker --example loadgen --example serve)
+(cd "$ROOT" && cargo build --release -q -p ferrent-tracker --example loadgen --example serve --example memprobe)
 LOADGEN=$TARGET/release/examples/loadgen
 # `ferrent tracker` when the CLI builds; otherwise the `serve` example (same library, same
 # defaults, no CLI around it).
@@ -108,6 +111,7 @@ echo "opentracker pid $OPID on 127.0.0.1:$P2" >&2
     --swarms "$SWARMS" --peers "$PEERS" --clients "$CLIENTS" --secs "$SECS" | tr ' ' '\n' | tee -a "$OUT" >&2
 kill "$OPID"; wait "$OPID" 2>/dev/null || true
 
+LOAD=$(uptime)
 python3 - "$OUT" <<'PY'
 import sys
 kv = {}
@@ -121,11 +125,14 @@ peers = g("ferrent", "peers")
 rows = [
     ("UDP populate, announces/s", "udp_populate.rate", True),
     ("UDP populate, p99 ms", "udp_populate.p99_ms", False),
+    ("UDP populate, tracker CPU us/announce", "udp_populate.cpu_us", False),
     ("UDP re-announce, announces/s", "udp.rate", True),
     ("UDP re-announce, p50 ms", "udp.p50_ms", False),
     ("UDP re-announce, p99 ms", "udp.p99_ms", False),
+    ("UDP re-announce, tracker CPU us/announce", "udp.cpu_us", False),
     ("HTTP announce, announces/s", "http.rate", True),
     ("HTTP announce, p99 ms", "http.p99_ms", False),
+    ("HTTP announce, tracker CPU us/announce", "http.cpu_us", False),
 ]
 print("| metric (%d peers, %d swarms of %d) | ferrent | opentracker | ferrent / opentracker |" % (
     peers, 0, 0) if False else "| metric (%d peers) | ferrent | opentracker | ferrent / opentracker |" % peers)
@@ -146,3 +153,8 @@ print("errors/timeouts: ferrent %d, opentracker %d; swarm 0 scrape: ferrent %d s
     errs["ferrent"], errs["opentracker"], g("ferrent", "swarm0_seeders"), g("ferrent", "swarm0_leechers"),
     g("opentracker", "swarm0_seeders"), g("opentracker", "swarm0_leechers")))
 PY
+echo
+echo "load: $LOAD"
+if [ -x "$TARGET/release/examples/memprobe" ]; then
+    "$TARGET/release/examples/memprobe" "$SWARMS" "$PEERS"
+fi

@@ -20,7 +20,6 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tower_service::Service;
 
@@ -47,13 +46,11 @@ pub(crate) async fn serve(
     shared: Arc<Shared>,
     cancel: CancellationToken,
 ) {
-    let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
-    let mut conns = JoinSet::new();
+    let max = limits.max_connections.clamp(1, Semaphore::MAX_PERMITS);
+    let permits = Arc::new(Semaphore::new(max));
     loop {
         let (stream, from) = tokio::select! {
             _ = cancel.cancelled() => break,
-            // Reap finished connections so the set does not grow.
-            Some(_) = conns.join_next(), if !conns.is_empty() => continue,
             r = listener.accept() => match r {
                 Ok(x) => x,
                 Err(e) => {
@@ -68,9 +65,9 @@ pub(crate) async fn serve(
             drop(stream);
             continue;
         };
-        let _ = stream.set_nodelay(true);
         let (app, cancel) = (app.clone(), cancel.clone());
-        conns.spawn(async move {
+        // The permit travels with the connection: the semaphore counts open connections.
+        tokio::spawn(async move {
             let _permit = permit;
             // The routes read the client's address from the `ConnectInfo` extension, as with
             // `into_make_service_with_connect_info`. A `Router` is always ready, so calling it
@@ -95,7 +92,8 @@ pub(crate) async fn serve(
             }
         });
     }
-    let drain = async { while conns.join_next().await.is_some() {} };
-    let _ = tokio::time::timeout(SHUTDOWN_GRACE, drain).await;
-    // Dropping the set aborts whatever is left.
+    // Every connection has seen the cancellation; wait (bounded) until all have returned
+    // their permits, i.e. finished.
+    let all = u32::try_from(max).unwrap_or(u32::MAX);
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, permits.acquire_many(all)).await;
 }

@@ -421,7 +421,10 @@ async fn http_connections_are_capped() {
             break;
         }
     }
-    assert!(t.stats().http_rejected >= 1, "a fifth connection is refused");
+    assert!(
+        t.stats().http_rejected >= 1,
+        "a fifth connection is refused"
+    );
     let mut extra = tokio::net::TcpStream::connect(http).await.unwrap();
     assert!(
         closed_within(&mut extra, Duration::from_secs(5)).await,
