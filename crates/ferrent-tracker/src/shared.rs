@@ -3,6 +3,7 @@
 //! rules are testable without sockets.
 
 use std::collections::HashSet;
+use std::hash::{BuildHasher, RandomState};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
@@ -68,6 +69,9 @@ fn bump(c: &AtomicU64) {
 
 pub(crate) struct Shared {
     shards: Box<[Mutex<SwarmStore>]>,
+    /// Picks a swarm's shard from its info-hash with a random key, so that nobody can choose
+    /// info-hashes that all land in one shard (and fill its share of the swarm cap).
+    shard_key: RandomState,
     allow: RwLock<Option<Arc<HashSet<Id20>>>>,
     ids: ConnectionIds,
     interval: u32,
@@ -85,6 +89,7 @@ impl Shared {
     ) -> Self {
         Shared {
             shards: shards.into_iter().map(Mutex::new).collect(),
+            shard_key: RandomState::new(),
             allow: RwLock::new(allow.map(Arc::new)),
             ids,
             interval,
@@ -100,7 +105,7 @@ impl Shared {
     }
 
     fn shard(&self, h: &Id20) -> MutexGuard<'_, SwarmStore> {
-        let i = usize::from(h.0[0]) % self.shards.len().max(1);
+        let i = (self.shard_key.hash_one(h) % self.shards.len().max(1) as u64) as usize;
         match self.shards.get(i) {
             Some(m) => Self::lock(m),
             // Unreachable: there is always at least one shard and `i` is reduced modulo their number.
