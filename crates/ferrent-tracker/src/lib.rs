@@ -14,8 +14,9 @@
 //!   ([`limits`]); replies pick a random subset.
 //! - An allow-list file (reloaded on change and on SIGHUP) and a crash-safe state snapshot.
 //!
-//! The decision-making part, [`SwarmStore`], is sans-I/O (time is a parameter); the server is a
-//! thin set of tokio tasks around it.
+//! The decision-making part, [`SwarmStore`], is sans-I/O (time is a parameter); the server is
+//! thin around it: plain threads answering UDP in batches, hyper on tokio for HTTP, and a
+//! housekeeping task. `docs/tracker-server.md` explains the design and the benchmark.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), ferrent_tracker::TrackerError> {
