@@ -103,6 +103,21 @@ fn rss_kib(pid: Option<u32>) -> u64 {
         .unwrap_or(0)
 }
 
+/// The tracker's CPU time so far (user + system, in clock ticks of 10 ms) from /proc.
+fn cpu_ticks(pid: Option<u32>) -> u64 {
+    let Some(pid) = pid else { return 0 };
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0;
+    };
+    // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0))
+        .collect();
+    f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0)
+}
+
 #[derive(Default)]
 struct Phase {
     ok: u64,
@@ -117,7 +132,8 @@ impl Phase {
         self.lat_us.extend(o.lat_us);
     }
 
-    fn report(mut self, name: &str, phase: &str, elapsed: Duration) {
+    /// Prints the phase's figures; `cpu_ticks` is the tracker CPU time the phase took.
+    fn report(mut self, name: &str, phase: &str, elapsed: Duration, cpu_ticks: u64) {
         self.lat_us.sort_unstable();
         let pct = |p: f64| -> f64 {
             if self.lat_us.is_empty() {
@@ -127,13 +143,14 @@ impl Phase {
             f64::from(self.lat_us[i.min(self.lat_us.len() - 1)]) / 1000.0
         };
         println!(
-            "{name}.{phase}.rate={:.0} {name}.{phase}.ok={} {name}.{phase}.errors={} {name}.{phase}.p50_ms={:.3} {name}.{phase}.p99_ms={:.3} {name}.{phase}.secs={:.2}",
+            "{name}.{phase}.rate={:.0} {name}.{phase}.ok={} {name}.{phase}.errors={} {name}.{phase}.p50_ms={:.3} {name}.{phase}.p99_ms={:.3} {name}.{phase}.secs={:.2} {name}.{phase}.cpu_us={:.2}",
             self.ok as f64 / elapsed.as_secs_f64().max(1e-9),
             self.ok,
             self.errors,
             pct(0.50),
             pct(0.99),
-            elapsed.as_secs_f64()
+            elapsed.as_secs_f64(),
+            cpu_ticks as f64 * 10_000.0 / self.ok.max(1) as f64
         );
     }
 }
@@ -287,6 +304,7 @@ async fn run(o: Opts) -> Result<(), String> {
     if let Some(udp) = o.udp {
         // Populate: every peer once, with `started`.
         let t0 = Instant::now();
+        let c0 = cpu_ticks(o.pid);
         let deadline = t0 + Duration::from_secs(120);
         let tasks: Vec<_> = (0..u64::from(o.clients))
             .map(|w| {
@@ -305,7 +323,12 @@ async fn run(o: Opts) -> Result<(), String> {
         for t in tasks {
             ph.merge(t.await.map_err(|e| e.to_string())?);
         }
-        ph.report(&name, "udp_populate", t0.elapsed());
+        ph.report(
+            &name,
+            "udp_populate",
+            t0.elapsed(),
+            cpu_ticks(o.pid).saturating_sub(c0),
+        );
         tokio::time::sleep(Duration::from_millis(500)).await;
         println!(
             "{name}.peers={total} {name}.rss_peers_kib={}",
@@ -342,6 +365,7 @@ async fn run(o: Opts) -> Result<(), String> {
         }
         // Steady state: re-announce for `secs`.
         let t0 = Instant::now();
+        let c0 = cpu_ticks(o.pid);
         let deadline = t0 + Duration::from_secs(o.secs);
         let tasks: Vec<_> = (0..u64::from(o.clients))
             .map(|w| {
@@ -360,10 +384,16 @@ async fn run(o: Opts) -> Result<(), String> {
         for t in tasks {
             ph.merge(t.await.map_err(|e| e.to_string())?);
         }
-        ph.report(&name, "udp", t0.elapsed());
+        ph.report(
+            &name,
+            "udp",
+            t0.elapsed(),
+            cpu_ticks(o.pid).saturating_sub(c0),
+        );
     }
     if let Some(http) = o.http {
         let t0 = Instant::now();
+        let c0 = cpu_ticks(o.pid);
         let deadline = t0 + Duration::from_secs(o.secs);
         let clients = u64::from(o.clients.min(32));
         let tasks: Vec<_> = (0..clients)
@@ -373,7 +403,12 @@ async fn run(o: Opts) -> Result<(), String> {
         for t in tasks {
             ph.merge(t.await.map_err(|e| e.to_string())?);
         }
-        ph.report(&name, "http", t0.elapsed());
+        ph.report(
+            &name,
+            "http",
+            t0.elapsed(),
+            cpu_ticks(o.pid).saturating_sub(c0),
+        );
     }
     println!("{name}.rss_end_kib={}", rss_kib(o.pid));
     Ok(())

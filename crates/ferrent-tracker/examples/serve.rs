@@ -16,16 +16,22 @@ fn main() {
     let addr: SocketAddr = match args.next().map(|a| a.parse()) {
         Some(Ok(a)) => a,
         _ => {
-            eprintln!("usage: serve ADDR:PORT [INTERVAL_SECS]");
+            eprintln!("usage: serve ADDR:PORT [INTERVAL_SECS [UDP_WORKERS]]");
             std::process::exit(2);
         }
     };
     let interval = args.next().and_then(|s| s.parse().ok()).unwrap_or(1800);
+    let defaults = Config::default();
+    let udp_workers = args
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(defaults.udp_workers);
     let config = Config {
         http: Some(addr),
         udp: Some(addr),
         interval: Duration::from_secs(interval),
-        ..Config::default()
+        udp_workers,
+        ..defaults
     };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -14,8 +14,9 @@
 //!   ([`limits`]); replies pick a random subset.
 //! - An allow-list file (reloaded on change and on SIGHUP) and a crash-safe state snapshot.
 //!
-//! The decision-making part, [`SwarmStore`], is sans-I/O (time is a parameter); the server is a
-//! thin set of tokio tasks around it.
+//! The decision-making part, [`SwarmStore`], is sans-I/O (time is a parameter); the server is
+//! thin around it: plain threads answering UDP in batches, hyper on tokio for HTTP, and a
+//! housekeeping task. `docs/tracker-server.md` explains the design and the benchmark.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), ferrent_tracker::TrackerError> {
@@ -31,11 +32,13 @@
 mod allow;
 mod connid;
 mod error;
+mod http;
 pub mod limits;
 mod server;
 mod shared;
 mod snapshot;
 mod store;
+mod udp;
 
 pub use allow::{parse_allow_list, read_allow_list};
 pub use connid::ConnectionIds;
@@ -44,6 +47,6 @@ pub use server::{Config, RunningTracker, Tracker};
 pub use shared::Stats;
 pub use snapshot::{format_state, parse_state, read_state, write_state};
 pub use store::{
-    Announce, AnnounceResult, Families, Refusal, StoreConfig, StoreCounts, SwarmSnapshot,
-    SwarmStore,
+    Announce, AnnounceResult, CompactPeers, Families, Refusal, StoreConfig, StoreCounts,
+    SwarmCounts, SwarmSnapshot, SwarmStore,
 };

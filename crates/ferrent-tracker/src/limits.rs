@@ -17,7 +17,8 @@ pub const DEFAULT_NUMWANT: u32 = 50;
 pub const MAX_NUMWANT: u32 = 200;
 
 /// Most peers per swarm (per address family). Beyond that a new peer still gets a reply with
-/// peers but is not stored. 100,000 peers are ~4 MB; real private swarms are far smaller.
+/// peers but is not stored. 100,000 IPv4 peers are ~1 MB (8 bytes each, see
+/// `store/peers.rs`); real private swarms are far smaller.
 pub const MAX_PEERS_PER_SWARM: usize = 100_000;
 
 /// Most swarms (info-hashes) tracked at once; an announce for a new info-hash beyond that gets
@@ -25,7 +26,8 @@ pub const MAX_PEERS_PER_SWARM: usize = 100_000;
 /// when empty of peers: ~100 MB at the limit).
 pub const MAX_SWARMS: usize = 500_000;
 
-/// Most peers over all swarms: the overall memory bound (~50 bytes per peer: ~250 MB).
+/// Most peers over all swarms: the overall memory bound (8 bytes per IPv4 peer, 20 per IPv6
+/// peer, plus allocator slack: well under 200 MB).
 pub const MAX_PEERS_TOTAL: usize = 5_000_000;
 
 /// A peer that has not announced for this many intervals is dropped (issue 6: "about two").
@@ -41,6 +43,19 @@ pub const CONNECTION_ID_WINDOW: Duration = Duration::from_secs(60);
 /// fails to decode or is ignored.
 pub const UDP_RECV_BUFFER: usize = 2048;
 
+/// Most datagrams a UDP worker takes per wake-up (answered with one `sendmmsg`). 32 keeps the
+/// worker's buffers at 64 KiB plus replies while a loaded tracker still saves most wake-ups.
+pub const UDP_BATCH: usize = 32;
+
+/// Most HTTP connections open at once; one more is closed as soon as it is accepted. An
+/// announce takes a few milliseconds, so 1,024 serves tens of thousands of announces per
+/// second while bounding what idle connections can hold (a file descriptor and a few KiB each).
+pub const HTTP_MAX_CONNECTIONS: usize = 1024;
+
+/// A request's headers must arrive within this long, or the connection is closed (slowloris).
+/// A real client sends its whole announce in one packet.
+pub const HTTP_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Longest allow-list file read (bytes). 1M info-hashes in hex are 41 MB; 64 MiB is the ceiling.
 pub const MAX_ALLOW_FILE: u64 = 64 * 1024 * 1024;
 
@@ -54,6 +69,6 @@ pub const ALLOW_POLL: Duration = Duration::from_secs(2);
 /// How often statistics are logged (issue 6: a line per minute).
 pub const STATS_EVERY: Duration = Duration::from_secs(60);
 
-/// Number of independently locked shards of the swarm store (by the info-hash's first byte),
-/// so HTTP and UDP workers on different swarms do not contend for one lock.
+/// Number of independently locked shards of the swarm store (by a keyed hash of the
+/// info-hash), so HTTP and UDP workers on different swarms do not contend for one lock.
 pub const SHARDS: usize = 16;

@@ -3,6 +3,7 @@
 //! rules are testable without sockets.
 
 use std::collections::HashSet;
+use std::hash::{BuildHasher, RandomState};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
@@ -11,11 +12,13 @@ use std::time::Instant;
 use ferrent_core::Id20;
 use ferrent_proto::tracker::{
     AnnounceRequest, AnnounceResponse, HttpReply, PeerEntry, PeerListFormat, ScrapeRequest,
-    ScrapeResponse, ScrapeStats, UdpAnnounceResponse, UdpPeers, UdpRequest, UdpResponse,
+    ScrapeResponse, ScrapeStats, UdpAnnounceResponse, UdpRequest, UdpResponse,
 };
 
 use crate::connid::ConnectionIds;
-use crate::store::{Announce, AnnounceResult, Families, Refusal, StoreCounts, SwarmStore};
+use crate::store::{
+    Announce, AnnounceResult, CompactPeers, Families, Refusal, StoreCounts, SwarmCounts, SwarmStore,
+};
 
 /// Counters of what the tracker has handled since it started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -26,6 +29,9 @@ pub struct Stats {
     pub http_scrapes: u64,
     /// HTTP requests answered with a `failure reason` (malformed, refused or not allowed).
     pub http_failures: u64,
+    /// HTTP connections closed on accept because [`crate::Config::http_max_connections`]
+    /// were open.
+    pub http_rejected: u64,
     /// UDP connect requests answered.
     pub udp_connects: u64,
     /// UDP announces answered with peers.
@@ -48,6 +54,7 @@ struct Counters {
     http_announces: AtomicU64,
     http_scrapes: AtomicU64,
     http_failures: AtomicU64,
+    http_rejected: AtomicU64,
     udp_connects: AtomicU64,
     udp_announces: AtomicU64,
     udp_scrapes: AtomicU64,
@@ -62,6 +69,9 @@ fn bump(c: &AtomicU64) {
 
 pub(crate) struct Shared {
     shards: Box<[Mutex<SwarmStore>]>,
+    /// Picks a swarm's shard from its info-hash with a random key, so that nobody can choose
+    /// info-hashes that all land in one shard (and fill its share of the swarm cap).
+    shard_key: RandomState,
     allow: RwLock<Option<Arc<HashSet<Id20>>>>,
     ids: ConnectionIds,
     interval: u32,
@@ -79,6 +89,7 @@ impl Shared {
     ) -> Self {
         Shared {
             shards: shards.into_iter().map(Mutex::new).collect(),
+            shard_key: RandomState::new(),
             allow: RwLock::new(allow.map(Arc::new)),
             ids,
             interval,
@@ -94,7 +105,7 @@ impl Shared {
     }
 
     fn shard(&self, h: &Id20) -> MutexGuard<'_, SwarmStore> {
-        let i = usize::from(h.0[0]) % self.shards.len().max(1);
+        let i = (self.shard_key.hash_one(h) % self.shards.len().max(1) as u64) as usize;
         match self.shards.get(i) {
             Some(m) => Self::lock(m),
             // Unreachable: there is always at least one shard and `i` is reduced modulo their number.
@@ -138,6 +149,20 @@ impl Shared {
         self.shard(&a.info_hash).announce(now, a, fam)
     }
 
+    /// [`Shared::announce`] with the peers appended to `out` in compact form.
+    fn announce_compact(
+        &self,
+        now: Instant,
+        a: &Announce,
+        fam: Families,
+        out: &mut CompactPeers,
+    ) -> Result<SwarmCounts, Refusal> {
+        if !self.allowed(&a.info_hash) {
+            return Err(Refusal::NotAllowed);
+        }
+        self.shard(&a.info_hash).announce_compact(now, a, fam, out)
+    }
+
     fn scrape(&self, h: &Id20) -> Option<ScrapeStats> {
         if !self.allowed(h) {
             return None;
@@ -159,6 +184,7 @@ impl Shared {
             http_announces: get(&c.http_announces),
             http_scrapes: get(&c.http_scrapes),
             http_failures: get(&c.http_failures),
+            http_rejected: get(&c.http_rejected),
             udp_connects: get(&c.udp_connects),
             udp_announces: get(&c.udp_announces),
             udp_scrapes: get(&c.udp_scrapes),
@@ -167,6 +193,11 @@ impl Shared {
             udp_bad_connection_id: get(&c.udp_bad_connection_id),
             counts,
         }
+    }
+
+    /// Counts an HTTP connection closed because too many were open.
+    pub(crate) fn count_http_rejected(&self) {
+        bump(&self.counters.http_rejected);
     }
 
     fn http_failure(&self, reason: &str, out: &mut Vec<u8>) {
@@ -245,6 +276,8 @@ impl Shared {
     }
 
     /// Handles one UDP datagram from `from`; returns whether `out` holds a reply to send.
+    /// `scratch` is the caller's reusable buffer for the peers picked (no allocation per
+    /// announce).
     /// Malformed packets and packets with a bad connection id are dropped without a reply (an
     /// error reply to a forged source address would make the tracker a reflector).
     pub(crate) fn udp_packet(
@@ -253,6 +286,7 @@ impl Shared {
         packet: &[u8],
         from: SocketAddr,
         out: &mut Vec<u8>,
+        scratch: &mut CompactPeers,
     ) -> bool {
         let from = SocketAddr::new(canonical_ip(from.ip()), from.port());
         let req = match UdpRequest::decode(packet) {
@@ -287,7 +321,8 @@ impl Shared {
                     left: a.left,
                     numwant: u32::try_from(a.num_want).ok().filter(|_| a.num_want >= 0),
                 };
-                match self.announce(now, &ann, fam) {
+                scratch.clear();
+                match self.announce_compact(now, &ann, fam, scratch) {
                     Err(r) => {
                         bump(&self.counters.udp_errors);
                         UdpResponse::Error {
@@ -295,36 +330,22 @@ impl Shared {
                             message: r.to_string(),
                         }
                     }
-                    Ok(r) => {
+                    Ok(c) => {
                         bump(&self.counters.udp_announces);
                         let peers = if fam == Families::V4 {
-                            UdpPeers::V4(
-                                r.peers
-                                    .iter()
-                                    .filter_map(|p| match p {
-                                        SocketAddr::V4(a) => Some(*a),
-                                        _ => None,
-                                    })
-                                    .collect(),
-                            )
+                            &scratch.v4
                         } else {
-                            UdpPeers::V6(
-                                r.peers
-                                    .iter()
-                                    .filter_map(|p| match p {
-                                        SocketAddr::V6(a) => Some(*a),
-                                        _ => None,
-                                    })
-                                    .collect(),
-                            )
+                            &scratch.v6
                         };
-                        UdpResponse::Announce(UdpAnnounceResponse {
-                            transaction_id: a.transaction_id,
-                            interval: self.interval,
-                            leechers: r.incomplete,
-                            seeders: r.complete,
+                        UdpAnnounceResponse::encode_compact(
+                            a.transaction_id,
+                            self.interval,
+                            c.incomplete,
+                            c.complete,
                             peers,
-                        })
+                            out,
+                        );
+                        return true;
                     }
                 }
             }

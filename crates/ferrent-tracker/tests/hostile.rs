@@ -331,3 +331,124 @@ async fn connect_flood_keeps_memory_bounded() {
     ));
     t.shutdown().await.unwrap();
 }
+
+/// Waits (bounded) until the server closes `s`: a read returns end-of-file or an error.
+/// Returns whether it did within `limit`.
+async fn closed_within(s: &mut tokio::net::TcpStream, limit: Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 256];
+    tokio::time::timeout(limit, async {
+        loop {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await
+    .is_ok()
+}
+
+#[tokio::test]
+async fn slowloris_headers_are_cut_off() {
+    use tokio::io::AsyncWriteExt;
+    let t = ferrent_tracker::Tracker::bind(ferrent_tracker::Config {
+        http_header_timeout: Duration::from_secs(1),
+        ..config()
+    })
+    .await
+    .unwrap();
+    let http = t.http_addr().unwrap();
+    // Half a request line, then a byte every 300 ms: never a complete header.
+    let mut slow = tokio::net::TcpStream::connect(http).await.unwrap();
+    slow.write_all(b"GET /announce?info_hash=").await.unwrap();
+    let trickle = async {
+        for _ in 0..30 {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            if slow.write_all(b"a").await.is_err() {
+                break;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), trickle)
+        .await
+        .expect("the server stops reading within 10 s");
+    assert!(
+        closed_within(&mut slow, Duration::from_secs(10)).await,
+        "a slow header is cut off"
+    );
+    // A connection that sends nothing at all is closed too.
+    let mut idle = tokio::net::TcpStream::connect(http).await.unwrap();
+    assert!(closed_within(&mut idle, Duration::from_secs(10)).await);
+    // Normal requests are still served.
+    let (status, body) = get(
+        http,
+        &format!(
+            "/announce?{}",
+            announce_query(Id20([2; 20]), 1, 1, 0, Event::Started)
+        ),
+    )
+    .await;
+    assert!(status.contains("200"), "{status}");
+    assert!(matches!(
+        AnnounceResponse::decode(&body),
+        Ok(HttpReply::Success(_))
+    ));
+    t.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn http_connections_are_capped() {
+    let t = ferrent_tracker::Tracker::bind(ferrent_tracker::Config {
+        http_max_connections: 4,
+        ..config()
+    })
+    .await
+    .unwrap();
+    let http = t.http_addr().unwrap();
+    // Four idle connections hold every slot (the header timeout is 10 s by default).
+    let mut idle = Vec::new();
+    for _ in 0..4 {
+        idle.push(tokio::net::TcpStream::connect(http).await.unwrap());
+    }
+    // Let the server accept them all before the fifth arrives.
+    for _ in 0..100 {
+        if t.stats().http_rejected > 0 {
+            break;
+        }
+        let mut extra = tokio::net::TcpStream::connect(http).await.unwrap();
+        if closed_within(&mut extra, Duration::from_millis(200)).await {
+            break;
+        }
+    }
+    assert!(
+        t.stats().http_rejected >= 1,
+        "a fifth connection is refused"
+    );
+    let mut extra = tokio::net::TcpStream::connect(http).await.unwrap();
+    assert!(
+        closed_within(&mut extra, Duration::from_secs(5)).await,
+        "closed at once"
+    );
+    // The idle ones are still open, and once they go, requests are served again.
+    drop(idle);
+    let q = format!(
+        "/announce?{}",
+        announce_query(Id20([3; 20]), 1, 1, 0, Event::Started)
+    );
+    let mut served = false;
+    for _ in 0..50 {
+        let (status, body) = get(http, &q).await;
+        if status.contains("200") {
+            assert!(matches!(
+                AnnounceResponse::decode(&body),
+                Ok(HttpReply::Success(_))
+            ));
+            served = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(served, "served again after the idle connections closed");
+    t.shutdown().await.unwrap();
+}

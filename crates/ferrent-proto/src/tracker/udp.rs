@@ -251,6 +251,29 @@ pub struct UdpAnnounceResponse {
     pub peers: UdpPeers,
 }
 
+impl UdpAnnounceResponse {
+    /// Appends an announce reply whose peers are already compact entries (6 bytes each for
+    /// IPv4, 18 for IPv6, concatenated): the same bytes as [`UdpResponse::encode`] gives for
+    /// [`UdpResponse::Announce`], for a tracker that stores peers compactly and would
+    /// otherwise build an address list per reply only to flatten it again.
+    pub fn encode_compact(
+        transaction_id: u32,
+        interval: u32,
+        leechers: u32,
+        seeders: u32,
+        compact_peers: &[u8],
+        out: &mut Vec<u8>,
+    ) {
+        out.reserve(20 + compact_peers.len());
+        out.extend_from_slice(&ACTION_ANNOUNCE.to_be_bytes());
+        out.extend_from_slice(&transaction_id.to_be_bytes());
+        out.extend_from_slice(&interval.to_be_bytes());
+        out.extend_from_slice(&leechers.to_be_bytes());
+        out.extend_from_slice(&seeders.to_be_bytes());
+        out.extend_from_slice(compact_peers);
+    }
+}
+
 /// A packet a UDP tracker sends.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UdpResponse {
@@ -697,6 +720,26 @@ mod tests {
             let mut out = Vec::new();
             r.encode(&mut out);
             prop_assert_eq!(UdpResponse::decode(&out, true).unwrap(), r);
+        }
+
+        #[test]
+        fn compact_announce_encoding_matches(r in arb_response(false)) {
+            if let UdpResponse::Announce(a) = &r {
+                let mut full = Vec::new();
+                r.encode(&mut full);
+                let mut compact = Vec::new();
+                if let UdpPeers::V4(v) = &a.peers {
+                    for p in v {
+                        compact.extend_from_slice(&p.ip().octets());
+                        compact.extend_from_slice(&p.port().to_be_bytes());
+                    }
+                }
+                let mut out = Vec::new();
+                UdpAnnounceResponse::encode_compact(
+                    a.transaction_id, a.interval, a.leechers, a.seeders, &compact, &mut out,
+                );
+                prop_assert_eq!(out, full);
+            }
         }
 
         #[test]

@@ -1,0 +1,270 @@
+use super::*;
+
+fn h(n: u8) -> Id20 {
+    Id20([n; 20])
+}
+
+fn ann(ih: u8, addr: &str, left: u64, event: Event) -> Announce {
+    Announce {
+        info_hash: h(ih),
+        addr: addr.parse().unwrap(),
+        event,
+        left,
+        numwant: None,
+    }
+}
+
+fn store() -> (SwarmStore, Instant) {
+    let t0 = Instant::now();
+    let cfg = StoreConfig {
+        peer_timeout: Duration::from_secs(20),
+        ..StoreConfig::default()
+    };
+    (SwarmStore::new(cfg, t0, 1), t0)
+}
+
+#[test]
+fn peers_find_each_other_but_not_themselves() {
+    let (mut s, t0) = store();
+    let r = s
+        .announce(
+            t0,
+            &ann(1, "10.0.0.1:1000", 0, Event::Started),
+            Families::Both,
+        )
+        .unwrap();
+    assert!(r.peers.is_empty());
+    assert_eq!((r.complete, r.incomplete), (1, 0));
+    let r = s
+        .announce(
+            t0,
+            &ann(1, "10.0.0.2:2000", 5, Event::Started),
+            Families::Both,
+        )
+        .unwrap();
+    assert_eq!(r.peers, ["10.0.0.1:1000".parse().unwrap()]);
+    assert_eq!((r.complete, r.incomplete), (1, 1));
+    let r = s
+        .announce(t0, &ann(1, "10.0.0.1:1000", 0, Event::None), Families::Both)
+        .unwrap();
+    assert_eq!(r.peers, ["10.0.0.2:2000".parse::<SocketAddr>().unwrap()]);
+    // Another swarm is separate.
+    let r = s
+        .announce(t0, &ann(2, "10.0.0.3:1", 5, Event::Started), Families::Both)
+        .unwrap();
+    assert!(r.peers.is_empty());
+}
+
+#[test]
+fn families_are_kept_apart_and_mapped_v4_is_v4() {
+    let (mut s, t0) = store();
+    s.announce(
+        t0,
+        &ann(1, "[::ffff:10.0.0.1]:1", 0, Event::None),
+        Families::Both,
+    )
+    .unwrap();
+    s.announce(
+        t0,
+        &ann(1, "[2001:db8::1]:2", 0, Event::None),
+        Families::Both,
+    )
+    .unwrap();
+    let r = s
+        .announce(t0, &ann(1, "10.0.0.9:3", 5, Event::None), Families::V4)
+        .unwrap();
+    assert_eq!(r.peers, ["10.0.0.1:1".parse().unwrap()]);
+    let r = s
+        .announce(t0, &ann(1, "10.0.0.9:3", 5, Event::None), Families::V6)
+        .unwrap();
+    assert_eq!(r.peers, ["[2001:db8::1]:2".parse().unwrap()]);
+    let r = s
+        .announce(t0, &ann(1, "10.0.0.9:3", 5, Event::None), Families::Both)
+        .unwrap();
+    assert_eq!(r.peers.len(), 2);
+    assert_eq!((r.complete, r.incomplete), (2, 1));
+}
+
+#[test]
+fn stopped_removes_and_completed_counts_once() {
+    let (mut s, t0) = store();
+    s.announce(
+        t0,
+        &ann(1, "10.0.0.1:1", 10, Event::Started),
+        Families::Both,
+    )
+    .unwrap();
+    s.announce(
+        t0,
+        &ann(1, "10.0.0.1:1", 0, Event::Completed),
+        Families::Both,
+    )
+    .unwrap();
+    s.announce(
+        t0,
+        &ann(1, "10.0.0.1:1", 0, Event::Completed),
+        Families::Both,
+    )
+    .unwrap();
+    assert_eq!(
+        s.scrape(&h(1)),
+        Some(ScrapeStats {
+            complete: 1,
+            downloaded: 1,
+            incomplete: 0
+        })
+    );
+    let r = s
+        .announce(t0, &ann(1, "10.0.0.1:1", 0, Event::Stopped), Families::Both)
+        .unwrap();
+    assert!(r.peers.is_empty());
+    assert_eq!(s.scrape(&h(1)).map(|x| x.complete), Some(0));
+    assert_eq!(s.counts().peers, 0);
+    // Stopping an unknown peer of an unknown swarm creates nothing.
+    s.announce(t0, &ann(9, "10.0.0.1:1", 0, Event::Stopped), Families::Both)
+        .unwrap();
+    assert_eq!(s.scrape(&h(9)), None);
+}
+
+#[test]
+fn numwant_is_capped_and_sample_is_random_without_duplicates() {
+    let (mut s, t0) = store();
+    for i in 0..500u32 {
+        let addr = SocketAddr::from(([10, 0, (i >> 8) as u8, i as u8], 1000));
+        s.announce(
+            t0,
+            &Announce {
+                info_hash: h(1),
+                addr,
+                event: Event::None,
+                left: 1,
+                numwant: Some(0),
+            },
+            Families::Both,
+        )
+        .unwrap();
+    }
+    let me: SocketAddr = "10.0.0.7:1000".parse().unwrap();
+    let big = Announce {
+        info_hash: h(1),
+        addr: me,
+        event: Event::None,
+        left: 1,
+        numwant: Some(u32::MAX),
+    };
+    let r1 = s.announce(t0, &big, Families::Both).unwrap();
+    assert_eq!(r1.peers.len(), crate::limits::MAX_NUMWANT as usize);
+    let mut uniq = r1.peers.clone();
+    uniq.sort();
+    uniq.dedup();
+    assert_eq!(uniq.len(), r1.peers.len());
+    assert!(!r1.peers.contains(&me));
+    let r2 = s.announce(t0, &big, Families::Both).unwrap();
+    assert_ne!(
+        r1.peers, r2.peers,
+        "two samples of 200 out of 499 should differ"
+    );
+    let small = Announce {
+        numwant: Some(3),
+        ..big
+    };
+    assert_eq!(
+        s.announce(t0, &small, Families::Both).unwrap().peers.len(),
+        3
+    );
+    let dflt = Announce {
+        numwant: None,
+        ..big
+    };
+    assert_eq!(
+        s.announce(t0, &dflt, Families::Both).unwrap().peers.len(),
+        50
+    );
+}
+
+#[test]
+fn peers_expire_after_the_timeout_with_a_fake_clock() {
+    let (mut s, t0) = store();
+    s.announce(t0, &ann(1, "10.0.0.1:1", 0, Event::None), Families::Both)
+        .unwrap();
+    s.announce(
+        t0 + Duration::from_secs(15),
+        &ann(1, "10.0.0.2:1", 0, Event::None),
+        Families::Both,
+    )
+    .unwrap();
+    assert_eq!(s.expire(t0 + Duration::from_secs(20)), 0);
+    assert_eq!(s.expire(t0 + Duration::from_secs(21)), 1);
+    assert_eq!(
+        s.counts(),
+        StoreCounts {
+            swarms: 1,
+            peers: 1,
+            seeds: 1
+        }
+    );
+    // A re-announce refreshes.
+    s.announce(
+        t0 + Duration::from_secs(30),
+        &ann(1, "10.0.0.2:1", 0, Event::None),
+        Families::Both,
+    )
+    .unwrap();
+    assert_eq!(s.expire(t0 + Duration::from_secs(45)), 0);
+    assert_eq!(s.expire(t0 + Duration::from_secs(51)), 1);
+    assert_eq!(s.counts(), StoreCounts::default());
+}
+
+#[test]
+fn caps_bound_swarms_and_peers() {
+    let t0 = Instant::now();
+    let cfg = StoreConfig {
+        max_swarms: 2,
+        max_peers_per_swarm: 3,
+        max_peers_total: 4,
+        ..StoreConfig::default()
+    };
+    let mut s = SwarmStore::new(cfg, t0, 1);
+    for i in 1..=5u8 {
+        let r = s
+            .announce(
+                t0,
+                &ann(1, &format!("10.0.0.{i}:1"), 1, Event::None),
+                Families::Both,
+            )
+            .unwrap();
+        assert!(r.peers.len() <= 3);
+    }
+    assert_eq!(s.counts().peers, 3);
+    s.announce(t0, &ann(2, "10.0.0.1:1", 1, Event::None), Families::Both)
+        .unwrap();
+    assert_eq!(
+        s.announce(t0, &ann(3, "10.0.0.1:1", 1, Event::None), Families::Both),
+        Err(Refusal::TooManySwarms)
+    );
+    s.announce(t0, &ann(2, "10.0.0.2:1", 1, Event::None), Families::Both)
+        .unwrap();
+    assert_eq!(s.counts().peers, 4, "total cap");
+    assert_eq!(
+        s.announce(t0, &ann(2, "10.0.0.2:0", 1, Event::None), Families::Both),
+        Err(Refusal::InvalidPort)
+    );
+}
+
+#[test]
+fn snapshot_restores_swarms() {
+    let (mut s, t0) = store();
+    s.announce(
+        t0,
+        &ann(1, "10.0.0.1:1", 0, Event::Completed),
+        Families::Both,
+    )
+    .unwrap();
+    s.announce(t0, &ann(1, "[::1]:2", 5, Event::None), Families::Both)
+        .unwrap();
+    let snap = s.snapshot();
+    let (mut s2, t1) = store();
+    s2.restore(t1, snap);
+    assert_eq!(s2.scrape(&h(1)), s.scrape(&h(1)));
+    assert_eq!(s2.counts(), s.counts());
+}
