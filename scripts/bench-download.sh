@@ -46,7 +46,7 @@ timeout=300
 keep=0
 rqbit=
 
-usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit "${1:-0}"; }
+. "$(dirname "$0")/bench-lib.sh"   # usage, free_port, cpu_of
 while [ $# -gt 0 ]; do
   case $1 in
     --size) size=$2; shift 2 ;;
@@ -102,29 +102,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A port free for TCP and UDP on IP, outside the ephemeral range.
-free_port() {
-  "$py" - "$1" <<'EOF'
-import random, socket, sys
-ip = sys.argv[1]
-for _ in range(500):
-    p = random.randint(20000, 32000)
-    try:
-        for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
-            s = socket.socket(socket.AF_INET, kind); s.bind((ip, p)); s.close()
-        print(p); break
-    except OSError:
-        pass
-else:
-    sys.exit("no free port on " + ip)
-EOF
-}
-
-cpu_of() {  # utime+stime seconds of a live pid
-  "$py" -c 'import os,sys
-f=open("/proc/%s/stat"%sys.argv[1]).read().rsplit(")",1)[1].split()
-print((int(f[11])+int(f[12]))/os.sysconf("SC_CLK_TCK"))' "$1" 2>/dev/null || echo 0
-}
 
 echo "== $(date '+%F %T')  ferrent $(cd "$repo" && git rev-parse --short HEAD 2>/dev/null || echo '?')  $(nproc) CPUs" >&2
 uptime_before=$(uptime)

@@ -38,7 +38,7 @@ ferrent=
 dir=/tmp/ferrent-bench-magnet
 timeout=180
 
-usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit "${1:-0}"; }
+. "$(dirname "$0")/bench-lib.sh"   # usage, free_port, cpu_of
 while [ $# -gt 0 ]; do
   case $1 in
     --size) size=$2; shift 2 ;;
