@@ -8,10 +8,10 @@ mod support;
 
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::{Swarm, free_port, read, wait_for_text};
+use support::{Swarm, free_port, libtorrent_dht, read, wait_for_text};
 
 fn info_hash(s: &Swarm, torrent: &str) -> String {
     let out = s.run_ferrent(&["info", "--json", torrent], Duration::from_secs(20));
@@ -45,39 +45,6 @@ fn trackerless(s: &Swarm, payload: &Path, out: &str, private: bool) -> PathBuf {
     path
 }
 
-struct Kill(Child);
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `lt_dht_seed.py` with DHT nodes only (no torrent) on `ips`; returns them as
-/// `IP:PORT` and the guard that stops them.
-fn libtorrent_dht(ips: &[&str], ttl: u32) -> (Vec<String>, Kill) {
-    let nodes: Vec<String> = ips
-        .iter()
-        .map(|ip| format!("{ip}:{}", free_port(ip.parse().expect("ip"))))
-        .collect();
-    let script =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/lt_dht_seed.py");
-    let mut child = Command::new("/usr/bin/python3")
-        .arg(script)
-        .args(["--nodes", &nodes.join(","), "--ttl", &ttl.to_string()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start libtorrent DHT");
-    let stdout = child.stdout.take().expect("stdout");
-    let guard = Kill(child);
-    let mut first = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut first)
-        .expect("ready line");
-    assert!(first.contains("\"ready\": true"), "libtorrent DHT: {first}");
-    (nodes, guard)
-}
-
 #[test]
 fn libtorrent_finds_ferrent_seed_through_the_dht() {
     let mut s = Swarm::new("dht-running");
@@ -85,7 +52,7 @@ fn libtorrent_finds_ferrent_seed_through_the_dht() {
     let torrent = trackerless(&s, &payload, "t.torrent", false);
     let t = torrent.to_str().expect("utf-8");
     let root = payload.parent().expect("root").to_str().expect("utf-8");
-    let (nodes, _dht) = libtorrent_dht(&["127.0.3.51", "127.0.3.52", "127.0.3.53"], 120);
+    let (nodes, _dht) = libtorrent_dht(&["127.0.3.51", "127.0.3.52", "127.0.3.53"], 120, None);
     // Let libtorrent's nodes find each other.
     std::thread::sleep(Duration::from_secs(3));
 
@@ -289,7 +256,7 @@ fn routing_table_is_kept_between_runs() {
     let torrent = trackerless(&s, &payload, "t.torrent", false);
     let t = torrent.to_str().expect("utf-8");
     let hash = info_hash(&s, t);
-    let (nodes, _dht) = libtorrent_dht(&["127.0.3.71", "127.0.3.72", "127.0.3.73"], 120);
+    let (nodes, _dht) = libtorrent_dht(&["127.0.3.71", "127.0.3.72", "127.0.3.73"], 120, None);
     std::thread::sleep(Duration::from_secs(3));
     let state = root.join(".ferrent-dht");
     let mut args = vec![
@@ -369,36 +336,10 @@ fn ferrent_download_finds_libtorrent_seed_through_the_dht() {
     let torrent = trackerless(&s, &payload, "t.torrent", false);
     let t = torrent.to_str().expect("utf-8");
     let root = payload.parent().expect("root").to_str().expect("utf-8");
-    let nodes: Vec<String> = ["127.0.3.81", "127.0.3.82", "127.0.3.83"]
-        .iter()
-        .map(|ip| format!("{ip}:{}", free_port(ip.parse().expect("ip"))))
-        .collect();
-    let script =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/lt_dht_seed.py");
-    let mut child = Command::new("/usr/bin/python3")
-        .arg(script)
-        .args([
-            "--nodes",
-            &nodes.join(","),
-            "--torrent",
-            t,
-            "--data",
-            root,
-            "--ttl",
-            "90",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start libtorrent DHT seeder");
-    let stdout = child.stdout.take().expect("stdout");
-    let _guard = Kill(child);
-    let mut first = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut first)
-        .expect("ready line");
-    assert!(
-        first.contains("\"ready\": true"),
-        "libtorrent seeder: {first}"
+    let (nodes, _guard) = libtorrent_dht(
+        &["127.0.3.81", "127.0.3.82", "127.0.3.83"],
+        90,
+        Some((t, root)),
     );
     // Let libtorrent's nodes find each other and announce the torrent.
     std::thread::sleep(Duration::from_secs(4));

@@ -7,7 +7,7 @@ mod support;
 use std::process::Command;
 use std::time::Duration;
 
-use support::{Swarm, free_port, read, wait_for_text};
+use support::{Swarm, free_port, libtorrent_dht, read, wait_for_text};
 
 fn info_hash(s: &Swarm, torrent: &str) -> String {
     let out = s.run_ferrent(&["info", "--json", torrent], Duration::from_secs(20));
@@ -149,43 +149,10 @@ fn magnet_download_through_libtorrent_dht() {
         .to_str()
         .expect("utf-8")
         .to_string();
-    let nodes: Vec<String> = ["127.0.3.41", "127.0.3.42", "127.0.3.43"]
-        .iter()
-        .map(|ip| format!("{ip}:{}", free_port(ip.parse().expect("ip"))))
-        .collect();
-    let script =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/lt_dht_seed.py");
-    let mut dht = Command::new("/usr/bin/python3")
-        .arg(script)
-        .args([
-            "--nodes",
-            &nodes.join(","),
-            "--torrent",
-            t,
-            "--data",
-            &root,
-            "--ttl",
-            "90",
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("start libtorrent DHT");
-    struct Kill(std::process::Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let mut first = String::new();
-    let stdout = dht.stdout.take().expect("stdout");
-    let _guard = Kill(dht);
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut first)
-        .expect("ready line");
-    assert!(
-        first.contains("\"ready\": true"),
-        "libtorrent seeder not ready: {first}"
+    let (nodes, _guard) = libtorrent_dht(
+        &["127.0.3.41", "127.0.3.42", "127.0.3.43"],
+        90,
+        Some((t, &root)),
     );
     // Let libtorrent's nodes find each other and announce the torrent.
     std::thread::sleep(Duration::from_secs(4));

@@ -287,3 +287,59 @@ pub fn assert_leech_ok(out: &Output, client: &str) {
         "{client} leecher failed:\n{text}"
     );
 }
+
+/// Stops a child process (SIGKILL, then reaped) when dropped, also when the test fails.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `lt_dht_seed.py`: libtorrent DHT nodes on `ips` (a free port each) bootstrapping from
+/// each other, and with `seed = Some((torrent, data_dir))` the first one seeding that torrent.
+/// Waits for its ready line; returns the nodes as `IP:PORT` and the guard that stops them.
+pub fn libtorrent_dht(
+    ips: &[&str],
+    ttl: u32,
+    seed: Option<(&str, &str)>,
+) -> (Vec<String>, KillOnDrop) {
+    let nodes: Vec<String> = ips
+        .iter()
+        .map(|ip| format!("{ip}:{}", free_port(ip.parse().expect("ip"))))
+        .collect();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/lt_dht_seed.py");
+    let mut args = vec![
+        "--nodes".to_string(),
+        nodes.join(","),
+        "--ttl".into(),
+        ttl.to_string(),
+    ];
+    if let Some((torrent, data)) = seed {
+        args.extend([
+            "--torrent".into(),
+            torrent.into(),
+            "--data".into(),
+            data.into(),
+        ]);
+    }
+    let mut child = Command::new("/usr/bin/python3")
+        .arg(script)
+        .args(&args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start libtorrent DHT");
+    let stdout = child.stdout.take().expect("stdout");
+    let guard = KillOnDrop(child);
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut first)
+        .expect("ready line");
+    assert!(
+        first.contains("\"ready\": true"),
+        "libtorrent DHT not ready: {first}"
+    );
+    (nodes, guard)
+}
