@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::{Swarm, free_port, libtorrent_dht, read, wait_for_text};
+use support::{Swarm, download_args, free_port, libtorrent_dht, read, utf8, wait_for_text};
 
 fn info_hash(s: &Swarm, torrent: &str) -> String {
     let out = s.run_ferrent(&["info", "--json", torrent], Duration::from_secs(20));
@@ -124,24 +124,6 @@ fn collect(sock: &UdpSocket, until: Instant) -> Vec<Vec<u8>> {
         }
     }
     got
-}
-
-/// The log without terminal colour codes (`ESC [ ... m`).
-fn strip_ansi(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for d in chars.by_ref() {
-                if d == 'm' {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
@@ -313,7 +295,7 @@ fn routing_table_is_kept_between_runs() {
     let mut ok = false;
     while Instant::now() < done && !ok {
         std::thread::sleep(Duration::from_millis(200));
-        ok = strip_ansi(&read(&log)).lines().any(|l| {
+        ok = read(&log).lines().any(|l| {
             l.contains(&format!("DHT lookup for {hash} done"))
                 && l.contains("announced=")
                 && !l.contains("announced=0")
@@ -345,20 +327,8 @@ fn ferrent_download_finds_libtorrent_seed_through_the_dht() {
     std::thread::sleep(Duration::from_secs(4));
 
     let dl = s.path("dl");
-    let mut args = vec![
-        "download",
-        t,
-        "-o",
-        dl.to_str().expect("utf-8"),
-        "--bind",
-        "127.0.3.84",
-        "--port",
-        "0",
-        "--timeout",
-        "30s",
-        "--dht-announce-interval",
-        "3s",
-    ];
+    let mut args = download_args(t, utf8(&dl), "127.0.3.84", "30s").to_vec();
+    args.extend(["--dht-announce-interval", "3s"]);
     for n in &nodes {
         args.extend(["--dht-bootstrap", n.as_str()]);
     }

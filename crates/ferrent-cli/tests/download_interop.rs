@@ -20,11 +20,15 @@
 //! announced before it. That is all these tests need: the seeders announce first (`seed` waits
 //! for it) and ferrent dials out.
 
+mod support;
+
 use std::fs::File;
-use std::net::{Ipv4Addr, TcpListener, UdpSocket};
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
+
+use support::free_port_on;
 
 /// Hard limit on one ferrent run; the whole test must stay under a minute.
 const FERRENT_WALL_LIMIT: Duration = Duration::from_secs(50);
@@ -51,48 +55,6 @@ fn swarm_scripts() -> Option<PathBuf> {
     None
 }
 
-/// A port free for TCP and UDP on `ips`, below the ephemeral range (so no outgoing connection
-/// takes it between this check and the client's bind).
-fn free_port(ips: &[Ipv4Addr]) -> u16 {
-    let mut x = u64::from(std::process::id())
-        ^ std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64)
-        ^ (u64::from(ips[0].octets()[3]) << 32);
-    for _ in 0..500 {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        let port = 30_000 + (x % 2_700) as u16;
-        let free = ips.iter().all(|ip| {
-            TcpListener::bind((*ip, port)).is_ok() && UdpSocket::bind((*ip, port)).is_ok()
-        });
-        if free {
-            return port;
-        }
-    }
-    panic!("no free port on {ips:?}");
-}
-
-/// `text` without terminal colour sequences (the log formatter colours even into a file).
-fn strip_ansi(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c == '\x1b' {
-            // ESC [ parameters final-byte
-            for d in chars.by_ref() {
-                if d.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 /// Whether some line of `log` contains every one of `parts`.
 fn log_has(log: &str, parts: &[&str]) -> bool {
     log.lines().any(|l| parts.iter().all(|p| l.contains(p)))
@@ -100,7 +62,7 @@ fn log_has(log: &str, parts: &[&str]) -> bool {
 
 /// A port where nothing listens (TCP connection refused, UDP port unreachable).
 fn closed_port() -> u16 {
-    free_port(&[Ipv4Addr::LOCALHOST])
+    free_port_on(&[Ipv4Addr::LOCALHOST])
 }
 
 /// One ferrent run.
@@ -214,7 +176,7 @@ impl Swarm {
 
     /// Starts opentracker on a free 127.0.0.1 port (TCP + UDP); returns the port.
     fn start_tracker(&mut self) -> u16 {
-        let port = free_port(&[Ipv4Addr::LOCALHOST]);
+        let port = free_port_on(&[Ipv4Addr::LOCALHOST]);
         self.tracker_port = Some(port);
         self.script_ok(
             "tracker",
@@ -275,7 +237,7 @@ impl Swarm {
     /// announced.
     fn seed(&self, client: &str, torrent: &Path, k: u8) -> String {
         let ip = self.ip(k);
-        let port = free_port(&[ip, Ipv4Addr::LOCALHOST]).to_string();
+        let port = free_port_on(&[ip, Ipv4Addr::LOCALHOST]).to_string();
         self.script_ok(
             "seed",
             &[
@@ -298,7 +260,7 @@ impl Swarm {
     /// `RUST_LOG=ferrent=debug` (`debug = false`: the default log filter, as a user sees it).
     fn ferrent(&self, torrent: &Path, extra: &[&str], debug: bool) -> Run {
         let ip = self.ip(0);
-        let port = free_port(&[ip]).to_string();
+        let port = free_port_on(&[ip]).to_string();
         let out_dir = self.path("dl");
         let stdout_path = self.path("ferrent.out");
         let stderr_path = self.path("ferrent.log");
@@ -335,7 +297,7 @@ impl Swarm {
             status,
             elapsed: start.elapsed(),
             stdout: std::fs::read_to_string(&stdout_path).unwrap_or_default(),
-            stderr: strip_ansi(&std::fs::read_to_string(&stderr_path).unwrap_or_default()),
+            stderr: std::fs::read_to_string(&stderr_path).unwrap_or_default(),
         };
         eprintln!(
             "[{}] ferrent: {:?} in {:.2} s\n{}",

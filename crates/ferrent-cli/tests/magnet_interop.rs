@@ -7,7 +7,7 @@ mod support;
 use std::process::Command;
 use std::time::Duration;
 
-use support::{Swarm, free_port, libtorrent_dht, read, wait_for_text};
+use support::{Swarm, download_args, libtorrent_dht, root_of, utf8};
 
 fn info_hash(s: &Swarm, torrent: &str) -> String {
     let out = s.run_ferrent(&["info", "--json", torrent], Duration::from_secs(20));
@@ -22,48 +22,18 @@ fn magnet_download_from_libtorrent_seeder() {
     // A dead tracker: peers come only from x.pe.
     let torrent = s.torrent(&payload, "http://127.0.0.1:1/announce", 32);
     let t = torrent.to_str().expect("utf-8");
-    let root = payload
-        .parent()
-        .expect("root")
-        .to_str()
-        .expect("utf-8")
-        .to_string();
-    let port = free_port("127.0.3.21".parse().expect("ip"));
-    assert!(
-        s.script(
-            "seed",
-            &[
-                "libtorrent",
-                t,
-                &root,
-                &port.to_string(),
-                "--ip",
-                "127.0.3.21"
-            ]
-        )
-        .status
-        .success()
-    );
+    let root = payload.parent().expect("root");
+    let port = s.seed_client("libtorrent", &torrent, root, "127.0.3.21", &[]);
     let hash = info_hash(&s, t);
     let magnet = format!("magnet:?xt=urn:btih:{hash}&dn=test&x.pe=127.0.3.21:{port}");
     let dl = s.path("dl");
     let saved = s.path("saved.torrent");
-    let out = s.run_ferrent(
-        &[
-            "download",
-            &magnet,
-            "-o",
-            dl.to_str().expect("utf-8"),
-            "--save-torrent",
-            saved.to_str().expect("utf-8"),
-            "--bind",
-            "127.0.3.22",
-            "--port",
-            "0",
-            "--timeout",
-            "30s",
-        ],
-        Duration::from_secs(60),
+    let out = s.download(
+        &magnet,
+        &dl,
+        "127.0.3.22",
+        Duration::from_secs(30),
+        &["--save-torrent", saved.to_str().expect("utf-8")],
     );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "magnet download failed: {text}");
@@ -81,33 +51,7 @@ fn libtorrent_gets_metadata_from_ferrent_seed() {
     let payload = s.payload("5M", 6);
     let torrent = s.torrent(&payload, "http://127.0.0.1:1/announce", 32);
     let t = torrent.to_str().expect("utf-8");
-    let root = payload
-        .parent()
-        .expect("root")
-        .to_str()
-        .expect("utf-8")
-        .to_string();
-    let port = free_port("127.0.3.31".parse().expect("ip")).to_string();
-    let log = s.spawn_ferrent(
-        "seed",
-        &[
-            "seed",
-            t,
-            "-d",
-            &root,
-            "--bind",
-            "127.0.3.31",
-            "--port",
-            &port,
-            "--seed-time",
-            "120s",
-        ],
-    );
-    assert!(
-        wait_for_text(&log, "seeding on", Duration::from_secs(20)),
-        "{}",
-        read(&log)
-    );
+    let (port, _) = s.spawn_seed(&torrent, &root_of(&payload), "127.0.3.31", &[]);
     let hash = info_hash(&s, t);
     let magnet = format!("magnet:?xt=urn:btih:{hash}&x.pe=127.0.3.31:{port}");
     let script =
@@ -143,12 +87,7 @@ fn magnet_download_through_libtorrent_dht() {
     let payload = s.payload("3M", 4);
     let torrent = s.torrent(&payload, "http://127.0.0.1:1/announce", 32);
     let t = torrent.to_str().expect("utf-8");
-    let root = payload
-        .parent()
-        .expect("root")
-        .to_str()
-        .expect("utf-8")
-        .to_string();
+    let root = root_of(&payload);
     let (nodes, _guard) = libtorrent_dht(
         &["127.0.3.41", "127.0.3.42", "127.0.3.43"],
         90,
@@ -160,18 +99,10 @@ fn magnet_download_through_libtorrent_dht() {
     let hash = info_hash(&s, t);
     let magnet = format!("magnet:?xt=urn:btih:{hash}&dn=dht-test");
     let dl = s.path("dl");
-    let mut args = vec![
-        "download".to_string(),
-        magnet,
-        "-o".into(),
-        dl.to_str().expect("utf-8").into(),
-    ];
+    let mut args = download_args(&magnet, utf8(&dl), "127.0.3.44", "30s").to_vec();
     for n in &nodes {
-        args.push("--dht-bootstrap".into());
-        args.push(n.clone());
+        args.extend(["--dht-bootstrap", n.as_str()]);
     }
-    args.extend(["--bind", "127.0.3.44", "--port", "0", "--timeout", "30s"].map(String::from));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = s.run_ferrent(&args, Duration::from_secs(90));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "DHT magnet download failed: {text}");

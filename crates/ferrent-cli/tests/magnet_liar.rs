@@ -165,22 +165,12 @@ fn magnet_download_with_a_lying_peer_beside_libtorrent() {
 
     let magnet = format!("magnet:?xt=urn:btih:{hash}&dn=liar-test&x.pe=127.0.9.21:{port}");
     let dl = s.path("dl");
-    let out = s.run_ferrent(
-        &[
-            "download",
-            &magnet,
-            "-o",
-            dl.to_str().expect("utf-8"),
-            "--peer",
-            &liar.addr.to_string(),
-            "--bind",
-            "127.0.9.22",
-            "--port",
-            "0",
-            "--timeout",
-            "60s",
-        ],
-        Duration::from_secs(120),
+    let out = s.download(
+        &magnet,
+        &dl,
+        "127.0.9.22",
+        Duration::from_secs(60),
+        &["--peer", &liar.addr.to_string()],
     );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(

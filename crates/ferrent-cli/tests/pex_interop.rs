@@ -93,21 +93,7 @@ fn ferrent_learns_a_second_seeder_through_pex() {
     assert_eq!(ready["b_trackers"], 0, "B must announce nowhere: {ready}");
 
     let dl = s.path("dl");
-    let out = s.run_ferrent(
-        &[
-            "download",
-            t,
-            "-o",
-            dl.to_str().expect("utf-8"),
-            "--bind",
-            "127.0.7.3",
-            "--port",
-            "0",
-            "--timeout",
-            "90s",
-        ],
-        Duration::from_secs(150),
-    );
+    let out = s.download(t, &dl, "127.0.7.3", Duration::from_secs(90), &[]);
     let status = pair.status();
     eprintln!("libtorrent: {status}");
     assert!(

@@ -8,7 +8,7 @@ use std::io::{Seek, SeekFrom, Write};
 use std::path::Path;
 use std::time::Duration;
 
-use support::{Swarm, free_port};
+use support::{Swarm, download_args, utf8};
 
 fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("mkdir");
@@ -35,16 +35,7 @@ fn corrupt_seeder_is_banned_and_download_completes() {
     // The liar: a libtorrent seeder whose file is corrupted after its hash check passed.
     let bad_root = s.path("bad");
     copy_tree(payload.parent().expect("root"), &bad_root);
-    let lt_port = free_port("127.0.2.71".parse().expect("ip")).to_string();
-    let bad = bad_root.to_str().expect("utf-8");
-    assert!(
-        s.script(
-            "seed",
-            &["libtorrent", t, bad, &lt_port, "--ip", "127.0.2.71"]
-        )
-        .status
-        .success()
-    );
+    s.seed_client("libtorrent", &torrent, &bad_root, "127.0.2.71", &[]);
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .open(bad_root.join(&name))
@@ -57,35 +48,11 @@ fn corrupt_seeder_is_banned_and_download_completes() {
     f.sync_all().expect("sync");
 
     // The honest seeder.
-    let good = payload
-        .parent()
-        .expect("root")
-        .to_str()
-        .expect("utf-8")
-        .to_string();
-    let a2_port = free_port("127.0.2.72".parse().expect("ip")).to_string();
-    assert!(
-        s.script("seed", &["aria2", t, &good, &a2_port, "--ip", "127.0.2.72"])
-            .status
-            .success()
-    );
+    let good = payload.parent().expect("root");
+    s.seed_client("aria2", &torrent, good, "127.0.2.72", &[]);
 
     let dl = s.path("dl");
-    let out = s.run_ferrent(
-        &[
-            "download",
-            t,
-            "-o",
-            dl.to_str().expect("utf-8"),
-            "--bind",
-            "127.0.2.73",
-            "--port",
-            "0",
-            "--timeout",
-            "40s",
-        ],
-        Duration::from_secs(90),
-    );
+    let out = s.download(t, &dl, "127.0.2.73", Duration::from_secs(40), &[]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "download failed: {text}");
     assert!(s.same_bytes(&payload, &dl), "bytes differ");
@@ -107,13 +74,8 @@ fn full_disk_stops_with_the_file_named_then_rerun_completes() {
     let payload = s.payload("3M", 4);
     let torrent = s.torrent(&payload, &tracker, 64);
     let t = torrent.to_str().expect("utf-8");
-    let root = payload
-        .parent()
-        .expect("root")
-        .to_str()
-        .expect("utf-8")
-        .to_string();
-    s.seed_client("libtorrent", &torrent, Path::new(&root), "127.0.2.81", &[]);
+    let root = payload.parent().expect("root");
+    s.seed_client("libtorrent", &torrent, root, "127.0.2.81", &[]);
 
     // The biggest file of the download goes to /dev/full: every write fails with ENOSPC.
     let name = payload.file_name().expect("name").to_owned();
@@ -128,18 +90,7 @@ fn full_disk_stops_with_the_file_named_then_rerun_completes() {
     std::fs::create_dir_all(dl.join(&name)).expect("mkdir");
     let trap = dl.join(&name).join(&biggest);
     std::os::unix::fs::symlink("/dev/full", &trap).expect("symlink");
-    let args = [
-        "download",
-        t,
-        "-o",
-        dl.to_str().expect("utf-8"),
-        "--bind",
-        "127.0.2.82",
-        "--port",
-        "0",
-        "--timeout",
-        "30s",
-    ];
+    let args = download_args(t, utf8(&dl), "127.0.2.82", "30s");
     let out = s.run_ferrent(&args, Duration::from_secs(60));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "download into a full disk succeeded");
@@ -172,13 +123,8 @@ fn only_and_skip_select_files() {
     let payload = s.payload("4M", 12);
     let torrent = s.torrent(&payload, &tracker, 16);
     let t = torrent.to_str().expect("utf-8");
-    let root = payload
-        .parent()
-        .expect("root")
-        .to_str()
-        .expect("utf-8")
-        .to_string();
-    s.seed_client("libtorrent", &torrent, Path::new(&root), "127.0.2.91", &[]);
+    let root = payload.parent().expect("root");
+    s.seed_client("libtorrent", &torrent, root, "127.0.2.91", &[]);
 
     let info = s.run_ferrent(&["info", "--json", t], Duration::from_secs(20));
     let v: serde_json::Value = serde_json::from_slice(&info.stdout).expect("json");
@@ -203,24 +149,12 @@ fn only_and_skip_select_files() {
     let (w0, w1) = pieces_of(want.2, want.3);
 
     let dl = s.path("dl");
-    let out = s.run_ferrent(
-        &[
-            "download",
-            t,
-            "-o",
-            dl.to_str().expect("utf-8"),
-            "--only",
-            &want.0.to_string(),
-            "--skip",
-            "*never-matches*",
-            "--bind",
-            "127.0.2.92",
-            "--port",
-            "0",
-            "--timeout",
-            "30s",
-        ],
-        Duration::from_secs(60),
+    let out = s.download(
+        t,
+        &dl,
+        "127.0.2.92",
+        Duration::from_secs(30),
+        &["--only", &want.0.to_string(), "--skip", "*never-matches*"],
     );
     assert!(
         out.status.success(),

@@ -8,7 +8,7 @@ mod support;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use support::{Swarm, assert_leech_ok, free_port, read, wait_for_text};
+use support::{Swarm, download_args, free_port, read, root_of, utf8, wait_for_text};
 
 /// `ferrent seed` on `seed_ip` serves a `client` leecher on `leech_ip`, through ferrent's
 /// tracker. The payload has 0-byte, 1-byte and odd-sized files across directories.
@@ -17,54 +17,13 @@ fn seed_to(client: &str, seed_ip: &str, leech_ip: &str) {
     let (tracker, _) = s.ferrent_tracker();
     let payload = s.payload("6M", 8);
     let torrent = s.torrent(&payload, &tracker, 64);
-    let port = free_port(seed_ip.parse().expect("ip")).to_string();
-    let data_dir = payload
-        .parent()
-        .expect("payload root")
-        .to_str()
-        .expect("utf-8")
-        .to_string();
-    let log = s.spawn_ferrent(
-        "seed",
-        &[
-            "seed",
-            torrent.to_str().expect("utf-8"),
-            "-d",
-            &data_dir,
-            "--bind",
-            seed_ip,
-            "--port",
-            &port,
-            "--seed-time",
-            "120s",
-        ],
-    );
-    assert!(
-        wait_for_text(&log, "seeding on", Duration::from_secs(20)),
-        "seed did not start: {}",
-        read(&log)
-    );
+    let (_, log) = s.spawn_seed(&torrent, &root_of(&payload), seed_ip, &[]);
     assert!(
         read(&log).contains("pieces present (100.0%)"),
         "{}",
         read(&log)
     );
-    let out_dir = s.path("dl");
-    let out = s.script(
-        "leech",
-        &[
-            client,
-            torrent.to_str().expect("utf-8"),
-            out_dir.to_str().expect("utf-8"),
-            "--ip",
-            leech_ip,
-            "--verify",
-            payload.to_str().expect("utf-8"),
-            "--timeout",
-            "60",
-        ],
-    );
-    assert_leech_ok(&out, client);
+    s.leech_verified(client, &torrent, &s.path("dl"), leech_ip, &payload);
 }
 
 #[test]
@@ -118,39 +77,23 @@ fn share_serves_ferrent_and_libtorrent() {
     assert!(text.contains("magnet:   magnet:?xt=urn:btih:"), "{text}");
 
     let dl = s.path("ferrent-dl");
-    let out = s.run_ferrent(
-        &[
-            "download",
-            torrent.to_str().expect("utf-8"),
-            "-o",
-            dl.to_str().expect("utf-8"),
-            "--bind",
-            "127.0.2.42",
-            "--port",
-            "0",
-            "--timeout",
-            "30s",
-        ],
-        Duration::from_secs(60),
+    let out = s.download(
+        utf8(&torrent),
+        &dl,
+        "127.0.2.42",
+        Duration::from_secs(30),
+        &[],
     );
     assert!(out.status.success(), "ferrent download failed");
     assert!(s.same_bytes(&payload, &dl), "ferrent's copy differs");
 
-    let lt = s.script(
-        "leech",
-        &[
-            "libtorrent",
-            torrent.to_str().expect("utf-8"),
-            s.path("lt").to_str().expect("utf-8"),
-            "--ip",
-            "127.0.2.43",
-            "--verify",
-            payload.to_str().expect("utf-8"),
-            "--timeout",
-            "60",
-        ],
+    s.leech_verified(
+        "libtorrent",
+        &torrent,
+        &s.path("lt"),
+        "127.0.2.43",
+        &payload,
     );
-    assert_leech_ok(&lt, "libtorrent");
 }
 
 /// One slow Transmission seeder, ferrent and a libtorrent leecher: ferrent passes pieces on to
@@ -163,12 +106,7 @@ fn uploads_to_another_leecher_while_downloading() {
     let payload = s.payload("8M", 0);
     let torrent = s.torrent(&payload, &tracker, 64);
     let t = torrent.to_str().expect("utf-8");
-    let root = payload
-        .parent()
-        .expect("root")
-        .to_str()
-        .expect("utf-8")
-        .to_string();
+    let root = root_of(&payload);
     // About 1 MB/s (8 s for the payload): slow enough that the leechers trade. Transmission,
     // because libtorrent exempts loopback peers from its rate limit.
     let slow = [("SWARM_TR_UPLIMIT", "1000")];
@@ -182,34 +120,15 @@ fn uploads_to_another_leecher_while_downloading() {
     let dl = s.path("ferrent-dl");
     let log = s.spawn_ferrent(
         "download",
-        &[
-            "download",
-            t,
-            "-o",
-            dl.to_str().expect("utf-8"),
-            "--bind",
-            "127.0.2.52",
-            "--port",
-            "0",
-            "--timeout",
-            "60s",
-        ],
+        &download_args(t, utf8(&dl), "127.0.2.52", "60s"),
     );
-    let lt = s.script(
-        "leech",
-        &[
-            "libtorrent",
-            t,
-            s.path("lt").to_str().expect("utf-8"),
-            "--ip",
-            "127.0.2.53",
-            "--verify",
-            payload.to_str().expect("utf-8"),
-            "--timeout",
-            "60",
-        ],
+    s.leech_verified(
+        "libtorrent",
+        &torrent,
+        &s.path("lt"),
+        "127.0.2.53",
+        &payload,
     );
-    assert_leech_ok(&lt, "libtorrent");
     assert!(
         wait_for_text(&log, "complete,", Duration::from_secs(60)),
         "{}",
@@ -298,12 +217,7 @@ fn kill9_at_random_moments_then_resume() {
     let payload = s.payload("32M", 3);
     let torrent = s.torrent(&payload, &tracker, 64);
     let t = torrent.to_str().expect("utf-8");
-    let root = payload
-        .parent()
-        .expect("root")
-        .to_str()
-        .expect("utf-8")
-        .to_string();
+    let root = root_of(&payload);
     // Transmission applies its speed limit to loopback peers too (libtorrent exempts local
     // peers from rate limits), so the download takes about 16 s and the kills land mid-way.
     let slow = [("SWARM_TR_UPLIMIT", "2000")];
@@ -316,18 +230,7 @@ fn kill9_at_random_moments_then_resume() {
     );
     let dl = s.path("dl");
     let dl = dl.to_str().expect("utf-8");
-    let args = [
-        "download",
-        t,
-        "-o",
-        dl,
-        "--bind",
-        "127.0.2.62",
-        "--port",
-        "0",
-        "--timeout",
-        "60s",
-    ];
+    let args = download_args(t, dl, "127.0.2.62", "60s");
     let mut kept = Vec::new();
     for (round, wait_ms) in kill_moments(3).into_iter().enumerate() {
         let name = format!("run{round}");

@@ -67,22 +67,12 @@ fn download_from_an_http_url_of_a_torrent() {
     let url = format!("http://{ip}:{http_port}/t.torrent");
     let dl = s.path("dl");
     let peer = format!("127.0.9.2:{port}");
-    let out = s.run_ferrent(
-        &[
-            "download",
-            &url,
-            "-o",
-            dl.to_str().expect("utf-8"),
-            "--peer",
-            &peer,
-            "--bind",
-            "127.0.9.3",
-            "--port",
-            "0",
-            "--timeout",
-            "30s",
-        ],
-        Duration::from_secs(60),
+    let out = s.download(
+        &url,
+        &dl,
+        "127.0.9.3",
+        Duration::from_secs(30),
+        &["--peer", &peer],
     );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(

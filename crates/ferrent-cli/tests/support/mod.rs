@@ -24,16 +24,64 @@ pub fn swarm_scripts() -> PathBuf {
 
 /// A free TCP (and UDP) port on `ip`.
 pub fn free_port(ip: Ipv4Addr) -> u16 {
-    for _ in 0..100 {
-        let Ok(t) = std::net::TcpListener::bind((ip, 0)) else {
-            continue;
-        };
-        let Ok(a) = t.local_addr() else { continue };
-        if std::net::UdpSocket::bind((ip, a.port())).is_ok() {
-            return a.port();
+    free_port_on(&[ip])
+}
+
+/// A port free for TCP and UDP on every one of `ips`, below the ephemeral range, so no
+/// outgoing connection takes it between this check and the client's bind.
+pub fn free_port_on(ips: &[Ipv4Addr]) -> u16 {
+    let first = ips.first().map_or(0, |ip| ip.octets()[3]);
+    let mut x = u64::from(std::process::id())
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+        ^ (u64::from(first) << 32);
+    for _ in 0..500 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let port = 30_000 + (x % 2_700) as u16;
+        let free = ips.iter().all(|ip| {
+            std::net::TcpListener::bind((*ip, port)).is_ok()
+                && std::net::UdpSocket::bind((*ip, port)).is_ok()
+        });
+        if free {
+            return port;
         }
     }
-    panic!("no free port on {ip}");
+    panic!("no free port on {ips:?}");
+}
+
+/// The arguments of `ferrent download TARGET -o DL` on `bind`, any port, giving up after
+/// `no_progress` (e.g. "30s") without progress.
+pub fn download_args<'a>(
+    target: &'a str,
+    dl: &'a str,
+    bind: &'a str,
+    no_progress: &'a str,
+) -> [&'a str; 10] {
+    [
+        "download",
+        target,
+        "-o",
+        dl,
+        "--bind",
+        bind,
+        "--port",
+        "0",
+        "--timeout",
+        no_progress,
+    ]
+}
+
+/// `p` as a `&str` (test paths are UTF-8).
+pub fn utf8(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+/// The directory that holds `payload`: the data directory a seeder is given.
+pub fn root_of(payload: &Path) -> String {
+    utf8(payload.parent().expect("payload root")).to_string()
 }
 
 /// One test's swarm.
@@ -170,6 +218,56 @@ impl Swarm {
         out
     }
 
+    /// Runs `ferrent download TARGET -o DL --bind BIND --port 0 --timeout T EXTRA...` (T is
+    /// "no progress for this long"; the run is killed after twice that).
+    pub fn download(
+        &self,
+        target: &str,
+        dl: &Path,
+        bind: &str,
+        timeout: Duration,
+        extra: &[&str],
+    ) -> Output {
+        let no_progress = format!("{}s", timeout.as_secs());
+        let mut args = download_args(target, utf8(dl), bind, &no_progress).to_vec();
+        args.extend_from_slice(extra);
+        self.run_ferrent(&args, timeout * 2)
+    }
+
+    /// Starts `ferrent seed TORRENT -d DATA --bind IP --port PORT --seed-time 120s EXTRA...` in
+    /// the background (log `seed.log`, killed on drop) and waits until it is seeding. Returns
+    /// its port and log.
+    pub fn spawn_seed(
+        &mut self,
+        torrent: &Path,
+        data: &str,
+        ip: &str,
+        extra: &[&str],
+    ) -> (u16, PathBuf) {
+        let port = free_port(ip.parse().expect("ip"));
+        let port_s = port.to_string();
+        let mut args = vec![
+            "seed",
+            utf8(torrent),
+            "-d",
+            data,
+            "--bind",
+            ip,
+            "--port",
+            &port_s,
+            "--seed-time",
+            "120s",
+        ];
+        args.extend_from_slice(extra);
+        let log = self.spawn_ferrent("seed", &args);
+        assert!(
+            wait_for_text(&log, "seeding on", Duration::from_secs(20)),
+            "ferrent seed did not start: {}",
+            read(&log)
+        );
+        (port, log)
+    }
+
     /// Starts `ferrent tracker` on 127.0.0.1 (HTTP and UDP, one port) with a 2 s interval, so
     /// peers that join later are found within seconds. Returns the HTTP announce URL.
     pub fn ferrent_tracker(&mut self) -> (String, u16) {
@@ -276,6 +374,32 @@ impl Swarm {
             copy.to_str().expect("utf-8"),
         ];
         self.script("verify", &args).status.success()
+    }
+}
+
+impl Swarm {
+    /// The harness's `leech CLIENT` of `torrent` into `out` on `ip` (60 s at most), which must
+    /// end with its copy equal to `payload`.
+    pub fn leech_verified(
+        &self,
+        client: &str,
+        torrent: &Path,
+        out: &Path,
+        ip: &str,
+        payload: &Path,
+    ) {
+        let args = [
+            client,
+            utf8(torrent),
+            utf8(out),
+            "--ip",
+            ip,
+            "--verify",
+            utf8(payload),
+            "--timeout",
+            "60",
+        ];
+        assert_leech_ok(&self.script("leech", &args), client);
     }
 }
 
