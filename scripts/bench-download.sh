@@ -46,7 +46,7 @@ timeout=300
 keep=0
 rqbit=
 
-. "$(dirname "$0")/bench-lib.sh"   # usage, free_port, cpu_of
+. "$(dirname "$0")/bench-lib.sh"   # usage, free_port, cpu_of, need_swarm, ferrent_binary, stop_pid
 while [ $# -gt 0 ]; do
   case $1 in
     --size) size=$2; shift 2 ;;
@@ -63,15 +63,10 @@ while [ $# -gt 0 ]; do
     *) echo "unknown argument: $1" >&2; usage 2 ;;
   esac
 done
-[ -x "$swarm/seed" ] || { echo "swarm harness not found at $swarm (set FERRENT_SWARM_DIR)" >&2; exit 2; }
+need_swarm seed
 [ -x /usr/bin/time ] || { echo "GNU time missing: apt-get install time" >&2; exit 2; }
 
-if [ -z "$ferrent" ]; then
-  echo "== building ferrent (release)" >&2
-  (cd "$repo" && cargo build --release --locked -p ferrent-cli >&2)
-  ferrent=${CARGO_TARGET_DIR:-$repo/target}/release/ferrent
-fi
-[ -x "$ferrent" ] || { echo "no ferrent binary at $ferrent" >&2; exit 2; }
+ferrent_binary
 if [ -n "$rqbit" ]; then
   . "$repo/scripts/rqbit.sh"
   rqbit=$(resolve_rqbit "$rqbit")
@@ -86,12 +81,7 @@ py=/usr/bin/python3
 
 fer_seed_pid=
 stop_ferrent_seed() {
-  if [ -n "$fer_seed_pid" ] && kill -0 "$fer_seed_pid" 2>/dev/null; then
-    kill -INT "$fer_seed_pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$fer_seed_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$fer_seed_pid" 2>/dev/null || true
-    wait "$fer_seed_pid" 2>/dev/null || true
-  fi
+  stop_pid "$fer_seed_pid"
   fer_seed_pid=
 }
 cleanup() {

@@ -27,3 +27,28 @@ cpu_of() {
 f=open("/proc/%s/stat"%sys.argv[1]).read().rsplit(")",1)[1].split()
 print((int(f[11])+int(f[12]))/os.sysconf("SC_CLK_TCK"))' "$1" 2>/dev/null || echo 0
 }
+
+# Exits unless the swarm harness (with script $1) is at $swarm.
+need_swarm() {
+  [ -x "$swarm/$1" ] || { echo "swarm harness not found at $swarm (set FERRENT_SWARM_DIR)" >&2; exit 2; }
+}
+
+# Sets $ferrent to a fresh release build unless --ferrent named a binary; exits if none runs.
+ferrent_binary() {
+  if [ -z "$ferrent" ]; then
+    echo "== building ferrent (release)" >&2
+    (cd "$repo" && cargo build --release --locked -p ferrent-cli >&2)
+    ferrent=${CARGO_TARGET_DIR:-$repo/target}/release/ferrent
+  fi
+  [ -x "$ferrent" ] || { echo "no ferrent binary at $ferrent" >&2; exit 2; }
+}
+
+# Stops the child pid $1 (if any) like Ctrl-C would, then SIGKILL after 5 s, and reaps it.
+stop_pid() {
+  if [ -n "$1" ] && kill -0 "$1" 2>/dev/null; then
+    kill -INT "$1" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+  fi
+}

@@ -26,7 +26,7 @@ ferrent=
 rqbit=
 dir=/tmp/ferrent-bench-recheck
 
-. "$(dirname "$0")/bench-lib.sh"   # usage, free_port, cpu_of
+. "$(dirname "$0")/bench-lib.sh"   # usage, free_port, cpu_of, need_swarm, ferrent_binary, stop_pid
 while [ $# -gt 0 ]; do
   case $1 in
     --size) size=$2; shift 2 ;;
@@ -39,13 +39,8 @@ while [ $# -gt 0 ]; do
     *) echo "unknown argument: $1" >&2; usage 2 ;;
   esac
 done
-[ -x "$swarm/mkpayload" ] || { echo "swarm harness not found at $swarm (set FERRENT_SWARM_DIR)" >&2; exit 2; }
-if [ -z "$ferrent" ]; then
-  echo "== building ferrent (release)" >&2
-  (cd "$repo" && cargo build --release -p ferrent-cli >&2)
-  ferrent=${CARGO_TARGET_DIR:-$repo/target}/release/ferrent
-fi
-[ -x "$ferrent" ] || { echo "no ferrent binary at $ferrent" >&2; exit 2; }
+need_swarm mkpayload
+ferrent_binary
 py=/usr/bin/python3
 if [ -n "$rqbit" ]; then
   . "$repo/scripts/rqbit.sh"

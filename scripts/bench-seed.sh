@@ -24,7 +24,7 @@ ferrent=
 dir=/tmp/ferrent-bench-seed
 timeout=300
 
-. "$(dirname "$0")/bench-lib.sh"   # usage, free_port, cpu_of
+. "$(dirname "$0")/bench-lib.sh"   # usage, free_port, cpu_of, need_swarm, ferrent_binary, stop_pid
 while [ $# -gt 0 ]; do
   case $1 in
     --size) size=$2; shift 2 ;;
@@ -37,13 +37,8 @@ while [ $# -gt 0 ]; do
     *) echo "unknown argument: $1" >&2; usage 2 ;;
   esac
 done
-[ -x "$swarm/seed" ] || { echo "swarm harness not found at $swarm (set FERRENT_SWARM_DIR)" >&2; exit 2; }
-if [ -z "$ferrent" ]; then
-  echo "== building ferrent (release)" >&2
-  (cd "$repo" && cargo build --release -p ferrent-cli >&2)
-  ferrent=${CARGO_TARGET_DIR:-$repo/target}/release/ferrent
-fi
-[ -x "$ferrent" ] || { echo "no ferrent binary at $ferrent" >&2; exit 2; }
+need_swarm seed
+ferrent_binary
 py=/usr/bin/python3
 
 export SWARM_DIR=$dir
@@ -53,12 +48,7 @@ jl=$dir/results/bench-seed-$(date +%Y%m%d-%H%M%S).jsonl
 fer_pid=
 
 stop_ferrent() {
-  if [ -n "$fer_pid" ] && kill -0 "$fer_pid" 2>/dev/null; then
-    kill -INT "$fer_pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$fer_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$fer_pid" 2>/dev/null || true
-    wait "$fer_pid" 2>/dev/null || true
-  fi
+  stop_pid "$fer_pid"
   fer_pid=
 }
 cleanup() {
