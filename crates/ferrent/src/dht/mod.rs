@@ -35,7 +35,9 @@ pub use node::{
 pub use peers::{
     MAX_INFOHASHES, MAX_PEERS_PER_INFOHASH, MAX_VALUES_PER_REPLY, PEER_TTL, PeerStore,
 };
-pub use persist::{MAX_SAVED_NODES, SavedTable, load_table, save_table};
+pub use persist::{
+    MAX_SAVED_NODES, SavedTable, decode_table, encode_table, load_table, save_table,
+};
 pub use ratelimit::{MAX_TRACKED_IPS, QUERIES_PER_SECOND, QUERY_BURST, RateLimiter};
 pub use routing::{
     Entry, GOOD_FOR, Inserted, K, MAX_BUCKETS, MAX_FAILURES, MAX_REPLACEMENTS, NodeState,

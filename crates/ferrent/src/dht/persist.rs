@@ -26,9 +26,9 @@ pub struct SavedTable {
     pub nodes: Vec<NodeInfo>,
 }
 
-/// Writes `table` to `path` crash-safely: `path.tmp`, fsync, rename over `path`, fsync the
-/// directory. A crash leaves either the old or the new file, never a torn one.
-pub fn save_table(path: &Path, table: &SavedTable) -> io::Result<()> {
+/// The bytes of a table file: a bencoded dictionary with our `id` and the compact `nodes` and
+/// `nodes6` lists (BEP 5 form), at most [`MAX_SAVED_NODES`].
+pub fn encode_table(table: &SavedTable) -> Vec<u8> {
     let mut v4 = Vec::new();
     let mut v6 = Vec::new();
     for n in table.nodes.iter().take(MAX_SAVED_NODES) {
@@ -40,7 +40,13 @@ pub fn save_table(path: &Path, table: &SavedTable) -> io::Result<()> {
         .with(b"id", Value::Bytes(&table.id.0))
         .with(b"nodes", Value::Bytes(&v4))
         .with(b"nodes6", Value::Bytes(&v6));
-    let bytes = encode(&Value::Dict(d));
+    encode(&Value::Dict(d))
+}
+
+/// Writes `table` to `path` crash-safely: `path.tmp`, fsync, rename over `path`, fsync the
+/// directory. A crash leaves either the old or the new file, never a torn one.
+pub fn save_table(path: &Path, table: &SavedTable) -> io::Result<()> {
+    let bytes = encode_table(table);
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = std::path::PathBuf::from(tmp);
@@ -71,8 +77,12 @@ pub fn load_table(path: &Path) -> io::Result<SavedTable> {
     if f.metadata()?.len() > MAX_FILE_SIZE {
         return Err(bad("too large"));
     }
-    let bytes = fs::read(path)?;
-    let v = decode(&bytes).map_err(|e| bad(&e.to_string()))?;
+    decode_table(&fs::read(path)?)
+}
+
+/// Parses the bytes of a table file (untrusted: the file may be damaged or planted).
+pub fn decode_table(bytes: &[u8]) -> io::Result<SavedTable> {
+    let v = decode(bytes).map_err(|e| bad(&e.to_string()))?;
     let d = v.as_dict().ok_or_else(|| bad("not a dictionary"))?;
     let id = d
         .get_bytes(b"id")
