@@ -14,7 +14,9 @@
 use std::collections::{BTreeSet, HashMap};
 use std::fs::{self, File, OpenOptions};
 use std::io;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::StorageError;
@@ -36,6 +38,9 @@ pub(crate) enum Access {
 
 struct Slot {
     file: Arc<File>,
+    /// A second descriptor of the same file opened with `O_DIRECT`, for aligned piece writes
+    /// ([`Handles::direct`]); opened on first use, closed with the slot.
+    direct: Option<Arc<File>>,
     path: PathBuf,
     writable: bool,
     last_use: u64,
@@ -57,6 +62,9 @@ struct Inner {
 pub(crate) struct Handles {
     cap: usize,
     inner: Mutex<Inner>,
+    /// Set once the file system refused `O_DIRECT` (tmpfs, some FUSE and network file
+    /// systems): every later write goes through the page cache without asking again.
+    direct_refused: AtomicBool,
 }
 
 impl Handles {
@@ -64,6 +72,7 @@ impl Handles {
         Handles {
             cap: cap.max(1),
             inner: Mutex::new(Inner::default()),
+            direct_refused: AtomicBool::new(false),
         }
     }
 
@@ -114,6 +123,7 @@ impl Handles {
             let tick = inner.tick;
             let slot = Slot {
                 file: Arc::clone(&file),
+                direct: None,
                 path: path.to_path_buf(),
                 writable,
                 last_use: tick,
@@ -134,6 +144,53 @@ impl Handles {
             }
         }
         Ok(file)
+    }
+
+    /// An `O_DIRECT` write descriptor of file `index`, which must already be open for writing
+    /// through [`Handles::get`] (so it exists, and its creation was recorded for the next
+    /// sync). `None` when the file system refuses `O_DIRECT` (remembered, see
+    /// [`Handles::refuse_direct`]) or the file is not cached: the caller then writes through
+    /// the page cache. The descriptor needs no sync of its own: `fdatasync` on any descriptor
+    /// of the file makes the inode durable, and [`Handles::mark_dirty`] is by file.
+    pub(crate) fn direct(&self, index: usize) -> Option<Arc<File>> {
+        if self.direct_refused.load(Ordering::Relaxed) {
+            return None;
+        }
+        let path = {
+            let inner = self.lock();
+            let slot = inner.slots.get(&index).filter(|s| s.writable)?;
+            if let Some(d) = &slot.direct {
+                return Some(Arc::clone(d));
+            }
+            slot.path.clone()
+        };
+        let mut o = OpenOptions::new();
+        o.write(true)
+            .custom_flags(rustix::fs::OFlags::DIRECT.bits() as i32);
+        match o.open(&path) {
+            Ok(f) => {
+                let f = Arc::new(f);
+                let mut inner = self.lock();
+                if let Some(slot) = inner.slots.get_mut(&index) {
+                    slot.direct.get_or_insert_with(|| Arc::clone(&f));
+                }
+                Some(f)
+            }
+            Err(e) => {
+                if e.raw_os_error() == Some(rustix::io::Errno::INVAL.raw_os_error()) {
+                    self.refuse_direct();
+                }
+                None
+            }
+        }
+    }
+
+    /// Stops using `O_DIRECT` for good (its open or a write failed with `EINVAL`: the file
+    /// system does not support it, or not with this alignment).
+    pub(crate) fn refuse_direct(&self) {
+        if !self.direct_refused.swap(true, Ordering::Relaxed) {
+            tracing::debug!("O_DIRECT refused here; writing through the page cache");
+        }
     }
 
     /// Records that file `index` was written (call *after* the write returned).

@@ -33,6 +33,7 @@ use crate::picker::{
     BlockOutcome, BlockRequest as PickRequest, Picker, PickerConfig, PickerError, PickerEvent,
     PieceGeometry,
 };
+use crate::storage::PieceBuf;
 
 /// Names a connection within one torrent.
 pub type ConnId = u64;
@@ -56,8 +57,8 @@ pub enum Action {
     Verify {
         /// The piece.
         piece: u32,
-        /// Its bytes.
-        data: Vec<u8>,
+        /// Its bytes, in an aligned buffer the storage can write with `O_DIRECT`.
+        data: PieceBuf,
     },
     /// Read this block from storage and send it to `peer` as a `piece` message, then call
     /// [`TorrentCore::upload_done`]. The piece is verified (we only serve what we have).
@@ -128,10 +129,10 @@ pub struct TorrentCore {
     /// Ordered, so that actions for several peers (`have`s, refills) come out in the same order
     /// on every run: tests and simulations are deterministic.
     peers: BTreeMap<ConnId, PeerState>,
-    buffers: HashMap<u32, Vec<u8>>,
+    buffers: HashMap<u32, PieceBuf>,
     /// Piece buffers back from verification, reused for the next pieces (see
     /// [`TorrentCore::recycle_buffer`]).
-    spare_buffers: Vec<Vec<u8>>,
+    spare_buffers: Vec<PieceBuf>,
     actions: VecDeque<Action>,
     scratch: Vec<PickRequest>,
     counters: CoreCounters,
@@ -590,7 +591,7 @@ impl TorrentCore {
                     // written before the piece goes out to be verified, except pad blocks,
                     // which are never requested: zero them.
                     let mut buf = spare.pop().unwrap_or_default();
-                    buf.resize(piece_len, 0);
+                    buf.set_len(piece_len);
                     for b in picker.pad_blocks(block.index) {
                         let r = picker.geometry().request(block.index, b);
                         let (start, end) = (r.offset as usize, (r.offset + r.len) as usize);
@@ -627,7 +628,7 @@ impl TorrentCore {
     /// allocator from spreading them over its per-thread arenas (the buffer is filled on one
     /// thread and freed on another), which grew a 1 GiB download's peak RSS by ~10 MiB.
     /// At most [`SPARE_BUFFER_BYTES`] are kept.
-    pub fn recycle_buffer(&mut self, buf: Vec<u8>) {
+    pub fn recycle_buffer(&mut self, buf: PieceBuf) {
         let piece_length = self.picker.geometry().piece_length() as usize;
         let room = (SPARE_BUFFER_BYTES / piece_length.max(1)).max(2);
         // Kept at its length: filling it with zeros again would cost a `memset` per piece.

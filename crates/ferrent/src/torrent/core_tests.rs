@@ -153,7 +153,7 @@ fn verifies(actions: &[Action]) -> Vec<(u32, Vec<u8>)> {
     actions
         .iter()
         .filter_map(|a| match a {
-            Action::Verify { piece, data } => Some((*piece, data.clone())),
+            Action::Verify { piece, data } => Some((*piece, data.to_vec())),
             _ => None,
         })
         .collect()

@@ -18,7 +18,7 @@ use super::core::{Action, ConnId, PieceCheck, TorrentCore};
 use super::stats::{TorrentState, TorrentStats};
 use super::upload::{UPLOAD_READS, UploadContext, UploadQueue, spawn_uploader};
 use crate::peer::{self, OutgoingPeer, PeerCommand, PeerEvent};
-use crate::storage::Storage;
+use crate::storage::{PieceBuf, Storage};
 
 /// Events queued for a torrent's driver before senders wait: enough for a burst of blocks from
 /// every connected peer.
@@ -62,7 +62,7 @@ pub enum DriverEvent {
         /// The write error, if the write failed.
         error: Option<String>,
         /// The piece's buffer, for reuse ([`TorrentCore::recycle_buffer`]).
-        buffer: Vec<u8>,
+        buffer: PieceBuf,
     },
     /// More peers to try (e.g. from the command line).
     AddPeers(Vec<SocketAddr>),
@@ -503,7 +503,7 @@ impl Driver {
 
     /// Hashes the piece on the blocking pool and, if it matches, writes it there too (never
     /// writing unverified data); reports back through the event queue.
-    fn verify(&mut self, piece: u32, data: Vec<u8>) {
+    fn verify(&mut self, piece: u32, data: PieceBuf) {
         let meta = self.p.meta.clone();
         let storage = self.p.storage.clone();
         let events = self.checked_tx.clone();
@@ -519,7 +519,7 @@ impl Driver {
                     return (PieceCheck::HashMismatch, None, data);
                 };
                 let expected = meta.piece_hash_v1(index);
-                let actual = Id20(Sha1::digest(&data).into());
+                let actual = Id20(Sha1::digest(&data[..]).into());
                 if expected != Some(actual) {
                     return (PieceCheck::HashMismatch, None, data);
                 }
@@ -535,7 +535,7 @@ impl Driver {
                 (
                     PieceCheck::WriteFailed,
                     Some(format!("verification task failed: {e}")),
-                    Vec::new(),
+                    PieceBuf::default(),
                 )
             });
             let _ = events

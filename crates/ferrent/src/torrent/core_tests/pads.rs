@@ -13,8 +13,14 @@ fn pad_blocks_are_never_requested_and_are_zeros() {
     let pad = (20 * 1024u64, 80 * 1024u64);
     c.set_pad_ranges(vec![pad]);
     // A reused buffer holding old bytes: the pad blocks must still come out as zeros.
-    c.recycle_buffer(vec![0xEE; plen as usize]);
-    c.recycle_buffer(vec![0xEE; plen as usize]);
+    c.recycle_buffer(crate::storage::PieceBuf::copy_of(&vec![
+        0xEE;
+        plen as usize
+    ]));
+    c.recycle_buffer(crate::storage::PieceBuf::copy_of(&vec![
+        0xEE;
+        plen as usize
+    ]));
     let mut data = payload(2 * plen as usize);
     data[pad.0 as usize..pad.1 as usize].fill(0);
 
