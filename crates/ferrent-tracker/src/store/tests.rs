@@ -376,3 +376,50 @@ fn random_traffic_matches_a_simple_model() {
     s.expire(t0 + Duration::from_secs(secs + timeout + 1));
     assert_eq!(s.counts(), StoreCounts::default());
 }
+
+/// A flood of distinct peers and info-hashes hits the caps, and the pools stay within their
+/// bounded overhead of the peers stored; once the flood expires, the memory is given back.
+#[test]
+fn a_flood_of_distinct_peers_and_swarms_is_bounded_by_the_caps() {
+    use rand::Rng;
+    let t0 = Instant::now();
+    let cfg = StoreConfig {
+        peer_timeout: Duration::from_secs(20),
+        max_swarms: 300,
+        max_peers_per_swarm: 400,
+        max_peers_total: 20_000,
+        ..StoreConfig::default()
+    };
+    let mut s = SwarmStore::new(cfg, t0, 1);
+    let mut rng = SmallRng::seed_from_u64(11);
+    let mut refused = 0;
+    for i in 0..200_000u32 {
+        let mut ih = [0u8; 20];
+        ih[..4].copy_from_slice(&rng.random_range(0..1_000u32).to_be_bytes());
+        let a = Announce {
+            info_hash: Id20(ih),
+            addr: SocketAddr::from((i.to_be_bytes(), 6881)),
+            event: Event::Started,
+            left: 1,
+            numwant: Some(50),
+        };
+        match s.announce(t0, &a, Families::V4) {
+            Ok(r) => assert!(r.peers.len() <= 50),
+            Err(Refusal::TooManySwarms) => refused += 1,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    let c = s.counts();
+    assert!(refused > 0);
+    assert_eq!(c.swarms, 300);
+    assert_eq!(c.peers, 20_000);
+    // Spare room (a 16th and 2 per range), dead slots (a 32nd and the slack) and nothing else.
+    let bound = c.peers + c.peers / 16 + 2 * c.swarms;
+    assert!(s.v4.owned() <= bound, "{} > {bound}", s.v4.owned());
+    assert!(s.v4.owned() + s.v4.dead() <= bound + bound / 32 + 64 + 420);
+    assert!(s.v4.capacity() <= 2 * (bound + bound / 32 + 64 + 420));
+    assert_eq!(s.expire(t0 + Duration::from_secs(21)), 20_000);
+    assert_eq!(s.counts(), StoreCounts::default());
+    assert_eq!((s.v4.owned(), s.v4.dead()), (0, 0));
+    assert!(s.v4.capacity() <= 128 * 1024 / 8);
+}
