@@ -10,10 +10,10 @@
 //! Why a pool and not a `Vec` per swarm: a `Vec` doubles, so right after growing it is half
 //! empty (100 peers in 128 slots: 10.4 bytes per peer), and every swarm pays a heap chunk's
 //! header and the holes that reallocating many small vectors leaves in the heap. In the pool a
-//! full range grows by a sixteenth (3% spare room on average) by moving to the end of the pool,
-//! or in place when it is already last. The slots it leaves behind are dead until
-//! [`Pool::compact`] slides the ranges down over them, which the store does once dead slots
-//! pass a 32nd of the owned ones. A range larger than that share would leave too many dead
+//! full range grows by a sixteenth (3% spare room on average) by moving to the end of the
+//! pool, or by a 64th in place when it is already last or large (below). The slots a move
+//! leaves behind are dead until [`Pool::compact`] slides the ranges down over them, which the
+//! store does once dead slots pass a 32nd of the owned ones. A range larger than that share would leave too many dead
 //! slots (and need its memory twice while moving), so it grows in place instead
 //! ([`Pool::grow_in_place`]: the slots after it shift up and the ranges there get new starts).
 //! Memory stays within about 5% of the live peers whatever the order of announces, with no
@@ -130,9 +130,9 @@ fn grown(len: usize) -> usize {
 }
 
 /// Room for `len` peers and a few more when a range grows where it is (no dead slots, only a
-/// shift of what follows): a 32nd, at least two.
+/// shift of what follows): a 64th, at least two.
 fn grown_in_place(len: usize) -> usize {
-    len + 2 + len / 32
+    len + 2 + len / 64
 }
 
 /// Whether a range of `len` peers in `cap` slots has so much spare room that it should give
