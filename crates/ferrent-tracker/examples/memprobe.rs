@@ -1,8 +1,8 @@
 //! Bytes per peer of the swarm store alone (no sockets, no threads): fills `SHARDS` stores with
 //! SWARMS x PEERS IPv4 peers in the order `scripts/bench-tracker.sh` announces them (one peer
 //! per swarm in turn) and prints the growth of this process's RSS divided by the peers. The
-//! difference to the bench's figure for the running tracker is what the allocator's per-thread
-//! arenas and holes add.
+//! difference to the bench's figure for the running tracker is what the server adds (code
+//! pages first run under load, the allocator's per-thread arena for the swarm tables).
 //!
 //! ```text
 //! cargo run --release -p ferrent-tracker --example memprobe -- [SWARMS [PEERS [SHARDS]]]

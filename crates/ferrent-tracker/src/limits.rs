@@ -17,17 +17,19 @@ pub const DEFAULT_NUMWANT: u32 = 50;
 pub const MAX_NUMWANT: u32 = 200;
 
 /// Most peers per swarm (per address family). Beyond that a new peer still gets a reply with
-/// peers but is not stored. 100,000 IPv4 peers are ~1 MB (8 bytes each, see
-/// `store/peers.rs`); real private swarms are far smaller.
+/// peers but is not stored. 100,000 IPv4 peers are ~0.8 MB (8 bytes each plus a few percent of
+/// spare room, see `store/peers/mod.rs`); real private swarms are far smaller.
 pub const MAX_PEERS_PER_SWARM: usize = 100_000;
 
 /// Most swarms (info-hashes) tracked at once; an announce for a new info-hash beyond that gets
-/// a `failure reason`. Bounds memory against a flood of random info-hashes (~200 bytes each
-/// when empty of peers: ~100 MB at the limit).
+/// a `failure reason`. Bounds memory against a flood of random info-hashes: a swarm's table
+/// entry is 60 to 120 bytes (52 bytes in a hash table 44 to 88% full) and a one-peer swarm
+/// owns 3 slots of its pool (24 bytes): under 75 MB at the limit.
 pub const MAX_SWARMS: usize = 500_000;
 
 /// Most peers over all swarms: the overall memory bound (8 bytes per IPv4 peer, 20 per IPv6
-/// peer, plus allocator slack: well under 200 MB).
+/// peer, plus at most a sixteenth of spare room and a 32nd of dead slots in the pools: well
+/// under 200 MB).
 pub const MAX_PEERS_TOTAL: usize = 5_000_000;
 
 /// A peer that has not announced for this many intervals is dropped (issue 6: "about two").

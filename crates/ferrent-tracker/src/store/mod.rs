@@ -4,12 +4,14 @@
 //! time takes `now: Instant`, so tests drive it with a fake clock (DESIGN.md rule 2). The server
 //! keeps [`crate::limits::SHARDS`] of these behind mutexes.
 //!
-//! How a peer is stored, and why, is in [`peers`]: 8 bytes per IPv4 peer in a vector sorted
-//! by address, no per-peer index.
+//! How a peer is stored, and why, is in [`peers`]: 8 bytes per IPv4 peer, each swarm's peers
+//! a range sorted by address in one pool per shard and family, no per-peer index and no
+//! allocation per swarm.
 //!
-//! Invariants: every peer of a swarm is in exactly one family's [`peers::Peers`]; a swarm's
-//! `seeds` counts its peers with the seed flag; `total_peers` is the sum over all swarms; a
-//! swarm with no peers is removed by [`SwarmStore::expire`].
+//! Invariants: every peer of a swarm is in exactly one family's [`peers::Range`]; the ranges
+//! of all swarms are exactly the ranges of the store's two [`peers::Pool`]s; a swarm's `seeds`
+//! counts its peers with the seed flag; `total_peers` is the sum over all swarms; a swarm with
+//! no peers is removed by [`SwarmStore::expire`].
 
 mod peers;
 
@@ -22,7 +24,7 @@ use ferrent_proto::tracker::{Event, ScrapeStats};
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
 
-use peers::{Peers, TICK_MASK, Upsert};
+use peers::{Pool, Range, TICK_MASK, Upsert};
 
 /// Settings of a [`SwarmStore`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,12 +174,14 @@ impl CompactPeers {
     }
 }
 
+/// One swarm's entry in the swarm table: 32 bytes, no pointer (with its 20-byte info-hash, a
+/// table slot is 52 bytes). Its peers live in the store's pools.
 #[derive(Debug, Default)]
 struct Swarm {
-    v4: Peers<[u8; 6]>,
-    /// Boxed: most swarms have no IPv6 peer, and the swarm table's slots (info-hash + this
-    /// struct, 64 bytes) are allocated for every swarm.
-    v6: Option<Box<Peers<[u8; 18]>>>,
+    /// Its IPv4 peers in [`SwarmStore::v4`].
+    v4: Range,
+    /// Its IPv6 peers in [`SwarmStore::v6`].
+    v6: Range,
     /// Seeds over both families.
     seeds: u32,
     downloaded: u32,
@@ -185,11 +189,7 @@ struct Swarm {
 
 impl Swarm {
     fn len(&self) -> usize {
-        self.v4.len() + self.v6.as_ref().map_or(0, |p| p.len())
-    }
-
-    fn v6_mut(&mut self) -> &mut Peers<[u8; 18]> {
-        self.v6.get_or_insert_default()
+        self.v4.len() + self.v6.len()
     }
 
     fn stats(&self) -> ScrapeStats {
@@ -254,6 +254,45 @@ fn addr_v6(k: [u8; 18]) -> SocketAddr {
     ))
 }
 
+fn v4_of(s: &mut Swarm) -> &mut Range {
+    &mut s.v4
+}
+
+fn v6_of(s: &mut Swarm) -> &mut Range {
+    &mut s.v6
+}
+
+/// [`Pool::upsert`] into the range `range` picks of swarm `h` (which must exist), growing the
+/// range in place (which moves other swarms' ranges) when the pool asks for it.
+#[allow(clippy::too_many_arguments)]
+fn upsert_in<A: peers::CompactAddr>(
+    pool: &mut Pool<A>,
+    swarms: &mut HashMap<Id20, Swarm>,
+    range: fn(&mut Swarm) -> &mut Range,
+    h: &Id20,
+    addr: A,
+    seed: bool,
+    tick: u16,
+    cap: usize,
+) -> Upsert {
+    let Some(s) = swarms.get_mut(h) else {
+        return Upsert::Full;
+    };
+    let up = pool.upsert(range(s), addr, seed, tick, cap);
+    if !matches!(up, Upsert::Crowded) {
+        return up;
+    }
+    let r = *range(s);
+    pool.grow_in_place(&r, swarms.values_mut().map(range));
+    match swarms
+        .get_mut(h)
+        .map(|s| pool.upsert(range(s), addr, seed, tick, cap))
+    {
+        Some(Upsert::Crowded) | None => Upsert::Full,
+        Some(up) => up,
+    }
+}
+
 /// Most ticks a peer timeout is divided into: the 15-bit tick clock then covers eight
 /// timeouts, so wrapping is harmless as long as [`SwarmStore::expire`] runs at least once per
 /// seven timeouts (the server runs it every few seconds).
@@ -271,6 +310,10 @@ pub struct SwarmStore {
     /// The peer timeout in ticks (at most [`TIMEOUT_TICKS`]).
     timeout_ticks: u16,
     swarms: HashMap<Id20, Swarm>,
+    /// The IPv4 peers of all swarms.
+    v4: Pool<[u8; 6]>,
+    /// The IPv6 peers of all swarms.
+    v6: Pool<[u8; 18]>,
     total_peers: usize,
     rng: SmallRng,
     scratch: CompactPeers,
@@ -289,6 +332,8 @@ impl SwarmStore {
             tick_secs,
             timeout_ticks,
             swarms: HashMap::new(),
+            v4: Pool::default(),
+            v6: Pool::default(),
             total_peers: 0,
             rng: SmallRng::seed_from_u64(seed),
             scratch: CompactPeers::default(),
@@ -346,8 +391,8 @@ impl SwarmStore {
                 return Ok(SwarmCounts::default());
             };
             let removed = match &key {
-                Key::V4(k) => s.v4.remove(k),
-                Key::V6(k) => s.v6.as_mut().and_then(|p| p.remove(k)),
+                Key::V4(k) => self.v4.remove(&mut s.v4, k),
+                Key::V6(k) => self.v6.remove(&mut s.v6, k),
             };
             if let Some(was_seed) = removed {
                 self.total_peers -= 1;
@@ -364,10 +409,14 @@ impl SwarmStore {
         } else {
             0
         };
-        let swarm = self.swarms.entry(a.info_hash).or_default();
+        self.swarms.entry(a.info_hash).or_default();
+        let h = &a.info_hash;
         let up = match &key {
-            Key::V4(k) => swarm.v4.upsert(*k, seed, t, cap),
-            Key::V6(k) => swarm.v6_mut().upsert(*k, seed, t, cap),
+            Key::V4(k) => upsert_in(&mut self.v4, &mut self.swarms, v4_of, h, *k, seed, t, cap),
+            Key::V6(k) => upsert_in(&mut self.v6, &mut self.swarms, v6_of, h, *k, seed, t, cap),
+        };
+        let Some(swarm) = self.swarms.get_mut(h) else {
+            return Ok(SwarmCounts::default());
         };
         let completed = a.event == Event::Completed && seed;
         match up {
@@ -384,7 +433,7 @@ impl SwarmStore {
                     swarm.downloaded = swarm.downloaded.saturating_add(1);
                 }
             }
-            Upsert::Full => {}
+            Upsert::Full | Upsert::Crowded => {}
         }
         let want = a
             .numwant
@@ -392,22 +441,28 @@ impl SwarmStore {
             .min(self.config.max_numwant) as usize;
         if matches!(families, Families::V4 | Families::Both) {
             let me = match &key {
-                Key::V4(k) => swarm.v4.find(k).ok(),
+                Key::V4(k) => self.v4.find(&swarm.v4, k).ok(),
                 Key::V6(_) => None,
             };
-            swarm.v4.sample(me, want, &mut self.rng, &mut out.v4);
+            self.v4
+                .sample(&swarm.v4, me, want, &mut self.rng, &mut out.v4);
         }
-        if let (Families::V6 | Families::Both, Some(v6)) = (families, &swarm.v6) {
+        if matches!(families, Families::V6 | Families::Both) {
             let me = match &key {
-                Key::V6(k) => v6.find(k).ok(),
+                Key::V6(k) => self.v6.find(&swarm.v6, k).ok(),
                 Key::V4(_) => None,
             };
-            v6.sample(me, want, &mut self.rng, &mut out.v6);
+            self.v6
+                .sample(&swarm.v6, me, want, &mut self.rng, &mut out.v6);
         }
         let c = swarm.counts();
         if swarm.len() == 0 {
-            // A full store refused the only peer: keep no empty swarm around.
+            // A full store refused the only peer: keep no empty swarm around (it owns no
+            // slots: an empty range is released).
             self.swarms.remove(&a.info_hash);
+        }
+        if matches!(up, Upsert::Inserted) {
+            self.compact_if_needed();
         }
         Ok(c)
     }
@@ -422,27 +477,40 @@ impl SwarmStore {
     pub fn expire(&mut self, now: Instant) -> usize {
         let (t, timeout) = (self.tick(now), self.timeout_ticks);
         let mut removed = 0;
+        let (v4, v6) = (&mut self.v4, &mut self.v6);
         self.swarms.retain(|_, s| {
-            let (n4, s4) = s.v4.expire(t, timeout);
-            let (n6, s6) = s.v6.as_mut().map_or((0, 0), |p| p.expire(t, timeout));
-            if s.v6.as_ref().is_some_and(|p| p.len() == 0) {
-                s.v6 = None;
-            }
+            let (n4, s4) = v4.expire(&mut s.v4, t, timeout);
+            let (n6, s6) = v6.expire(&mut s.v6, t, timeout);
             removed += n4 + n6;
             s.seeds = s.seeds.saturating_sub(s4 + s6);
+            // An empty swarm's ranges own nothing any more (expiry released them).
             s.len() > 0
         });
         self.total_peers -= removed;
         if self.swarms.capacity() > 4 * self.swarms.len().max(16) {
             self.swarms.shrink_to_fit();
         }
+        self.compact_if_needed();
         removed
+    }
+
+    /// Compacts a pool once it has too many dead slots (see [`peers`]).
+    fn compact_if_needed(&mut self) {
+        if self.v4.wants_compaction() {
+            self.v4.compact(self.swarms.values_mut().map(|s| &mut s.v4));
+        }
+        if self.v6.wants_compaction() {
+            self.v6.compact(self.swarms.values_mut().map(|s| &mut s.v6));
+        }
     }
 
     /// Removes a swarm and its peers (e.g. when the allow-list drops it).
     pub fn remove_swarm(&mut self, info_hash: &Id20) {
-        if let Some(s) = self.swarms.remove(info_hash) {
+        if let Some(mut s) = self.swarms.remove(info_hash) {
             self.total_peers -= s.len();
+            self.v4.release(&mut s.v4);
+            self.v6.release(&mut s.v6);
+            self.compact_if_needed();
         }
     }
 
@@ -467,13 +535,15 @@ impl SwarmStore {
             .map(|(h, s)| SwarmSnapshot {
                 info_hash: *h,
                 downloaded: s.downloaded,
-                peers: s
+                peers: self
                     .v4
+                    .peers(&s.v4)
                     .iter()
                     .map(|p| (addr_v4(p.addr), p.is_seed()))
                     .chain(
-                        s.v6.iter()
-                            .flat_map(|p| p.iter())
+                        self.v6
+                            .peers(&s.v6)
+                            .iter()
                             .map(|p| (addr_v6(p.addr), p.is_seed())),
                     )
                     .collect(),

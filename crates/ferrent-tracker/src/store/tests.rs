@@ -1,4 +1,5 @@
 use super::*;
+use rand::SeedableRng;
 
 fn h(n: u8) -> Id20 {
     Id20([n; 20])
@@ -267,4 +268,158 @@ fn snapshot_restores_swarms() {
     s2.restore(t1, snap);
     assert_eq!(s2.scrape(&h(1)), s.scrape(&h(1)));
     assert_eq!(s2.counts(), s.counts());
+}
+
+/// The store against a plain model (a map of maps), under random announces, stops, completions
+/// and expiry over many swarms of both families: enough peers that ranges move, grow in place
+/// and the pools compact, and the counters, scrapes and snapshots must still match.
+#[test]
+fn random_traffic_matches_a_simple_model() {
+    use rand::Rng;
+    use std::collections::BTreeMap;
+
+    #[derive(Default)]
+    struct ModelSwarm {
+        /// Peer -> (seed, last announce in whole seconds).
+        peers: BTreeMap<SocketAddr, (bool, u64)>,
+        downloaded: u32,
+    }
+    let (mut s, t0) = store();
+    let timeout = 20;
+    let mut model: HashMap<Id20, ModelSwarm> = HashMap::new();
+    let mut rng = SmallRng::seed_from_u64(5);
+    let mut secs = 0u64;
+    for step in 0..60_000u32 {
+        if step % 2_000 == 1_999 {
+            secs += rng.random_range(1..15);
+            let now = t0 + Duration::from_secs(secs);
+            s.expire(now);
+            model.retain(|_, m| {
+                m.peers.retain(|_, (_, last)| secs - *last <= timeout);
+                !m.peers.is_empty()
+            });
+        }
+        // A few big swarms and many small ones.
+        let sw = if rng.random_bool(0.5) {
+            rng.random_range(0..4u8)
+        } else {
+            rng.random_range(4..60u8)
+        };
+        let n: u16 = rng.random_range(0..if sw < 4 { 3_000 } else { 40 });
+        let addr: SocketAddr = if n % 5 == 0 {
+            SocketAddr::from(([0x2001, 0xdb8, 0, 0, 0, 0, u16::from(sw), n], 6881))
+        } else {
+            SocketAddr::from(([10, sw, (n >> 8) as u8, n as u8], 6881))
+        };
+        let event = match rng.random_range(0..10) {
+            0 => Event::Stopped,
+            1 => Event::Completed,
+            _ => Event::None,
+        };
+        let left = if rng.random_bool(0.3) { 0 } else { 1 };
+        let now = t0 + Duration::from_secs(secs);
+        let a = Announce {
+            info_hash: h(sw),
+            addr,
+            event,
+            left,
+            numwant: Some(5),
+        };
+        let r = s.announce(now, &a, Families::Both).unwrap();
+        if event == Event::Stopped {
+            if let Some(m) = model.get_mut(&h(sw)) {
+                m.peers.remove(&addr);
+            }
+        } else {
+            let m = model.entry(h(sw)).or_default();
+            let was_seed = m
+                .peers
+                .insert(addr, (left == 0, secs))
+                .map(|(seed, _)| seed);
+            if event == Event::Completed && left == 0 && was_seed != Some(true) {
+                m.downloaded += 1;
+            }
+            assert!(r.peers.len() <= 10 && !r.peers.contains(&addr));
+        }
+    }
+    let seeds = |m: &ModelSwarm| m.peers.values().filter(|(seed, _)| *seed).count();
+    assert_eq!(
+        s.counts(),
+        StoreCounts {
+            swarms: model.len(),
+            peers: model.values().map(|m| m.peers.len()).sum(),
+            seeds: model.values().map(seeds).sum(),
+        }
+    );
+    for (ih, m) in &model {
+        assert_eq!(
+            s.scrape(ih),
+            Some(ScrapeStats {
+                complete: seeds(m) as u32,
+                downloaded: m.downloaded,
+                incomplete: (m.peers.len() - seeds(m)) as u32,
+            })
+        );
+    }
+    let mut snap = s.snapshot();
+    snap.sort_by_key(|x| x.info_hash);
+    assert_eq!(snap.len(), model.len());
+    for x in &mut snap {
+        x.peers.sort();
+        let m = &model[&x.info_hash];
+        let want: Vec<(SocketAddr, bool)> = m.peers.iter().map(|(a, (s, _))| (*a, *s)).collect();
+        let mut want = want;
+        want.sort();
+        assert_eq!(x.peers, want);
+    }
+    // Everything expires in the end, and the store holds nothing.
+    s.expire(t0 + Duration::from_secs(secs + timeout + 1));
+    assert_eq!(s.counts(), StoreCounts::default());
+}
+
+/// A flood of distinct peers and info-hashes hits the caps, and the pools stay within their
+/// bounded overhead of the peers stored; once the flood expires, the memory is given back.
+#[test]
+fn a_flood_of_distinct_peers_and_swarms_is_bounded_by_the_caps() {
+    use rand::Rng;
+    let t0 = Instant::now();
+    let cfg = StoreConfig {
+        peer_timeout: Duration::from_secs(20),
+        max_swarms: 300,
+        max_peers_per_swarm: 400,
+        max_peers_total: 20_000,
+        ..StoreConfig::default()
+    };
+    let mut s = SwarmStore::new(cfg, t0, 1);
+    let mut rng = SmallRng::seed_from_u64(11);
+    let mut refused = 0;
+    for i in 0..200_000u32 {
+        let mut ih = [0u8; 20];
+        ih[..4].copy_from_slice(&rng.random_range(0..1_000u32).to_be_bytes());
+        let a = Announce {
+            info_hash: Id20(ih),
+            addr: SocketAddr::from((i.to_be_bytes(), 6881)),
+            event: Event::Started,
+            left: 1,
+            numwant: Some(50),
+        };
+        match s.announce(t0, &a, Families::V4) {
+            Ok(r) => assert!(r.peers.len() <= 50),
+            Err(Refusal::TooManySwarms) => refused += 1,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    let c = s.counts();
+    assert!(refused > 0);
+    assert_eq!(c.swarms, 300);
+    assert_eq!(c.peers, 20_000);
+    // Spare room (a 16th and 2 per range), dead slots (a 32nd and the slack) and nothing else.
+    let bound = c.peers + c.peers / 16 + 2 * c.swarms;
+    assert!(s.v4.owned() <= bound, "{} > {bound}", s.v4.owned());
+    assert!(s.v4.owned() + s.v4.dead() <= bound + bound / 32 + 64 + 420);
+    assert!(s.v4.capacity() <= 2 * (bound + bound / 32 + 64 + 420));
+    assert_eq!(s.expire(t0 + Duration::from_secs(21)), 20_000);
+    assert_eq!(s.counts(), StoreCounts::default());
+    assert_eq!((s.v4.owned(), s.v4.dead()), (0, 0));
+    assert!(s.v4.capacity() <= 128 * 1024 / 8);
 }
