@@ -296,39 +296,54 @@ async fn http_client(
     ph
 }
 
+/// Runs one timed phase: `clients` concurrent tasks made by `client(w, deadline)`, each bounded
+/// by `deadline` = now + `limit`; prints the merged figures and the tracker's CPU under `label`.
+async fn run_phase<F, Fut>(
+    o: &Opts,
+    label: &str,
+    clients: u64,
+    limit: Duration,
+    client: F,
+) -> Result<(), String>
+where
+    F: Fn(u64, Instant) -> Fut,
+    Fut: std::future::Future<Output = Phase> + Send + 'static,
+{
+    let t0 = Instant::now();
+    let c0 = cpu_ticks(o.pid);
+    let deadline = t0 + limit;
+    let tasks: Vec<_> = (0..clients)
+        .map(|w| tokio::spawn(client(w, deadline)))
+        .collect();
+    let mut ph = Phase::default();
+    for t in tasks {
+        ph.merge(t.await.map_err(|e| e.to_string())?);
+    }
+    ph.report(
+        &o.name,
+        label,
+        t0.elapsed(),
+        cpu_ticks(o.pid).saturating_sub(c0),
+    );
+    Ok(())
+}
+
 async fn run(o: Opts) -> Result<(), String> {
     let o = Arc::new(o);
     let total = u64::from(o.swarms) * u64::from(o.peers);
     let name = o.name.clone();
+    let clients = u64::from(o.clients);
     println!("{name}.rss_start_kib={}", rss_kib(o.pid));
     if let Some(udp) = o.udp {
         // Populate: every peer once, with `started`.
-        let t0 = Instant::now();
-        let c0 = cpu_ticks(o.pid);
-        let deadline = t0 + Duration::from_secs(120);
-        let tasks: Vec<_> = (0..u64::from(o.clients))
-            .map(|w| {
-                tokio::spawn(udp_client(
-                    o.clone(),
-                    udp,
-                    w,
-                    u64::from(o.clients),
-                    total,
-                    deadline,
-                    Event::Started,
-                ))
-            })
-            .collect();
-        let mut ph = Phase::default();
-        for t in tasks {
-            ph.merge(t.await.map_err(|e| e.to_string())?);
-        }
-        ph.report(
-            &name,
+        run_phase(
+            &o,
             "udp_populate",
-            t0.elapsed(),
-            cpu_ticks(o.pid).saturating_sub(c0),
-        );
+            clients,
+            Duration::from_secs(120),
+            |w, deadline| udp_client(o.clone(), udp, w, clients, total, deadline, Event::Started),
+        )
+        .await?;
         tokio::time::sleep(Duration::from_millis(500)).await;
         println!(
             "{name}.peers={total} {name}.rss_peers_kib={}",
@@ -364,51 +379,25 @@ async fn run(o: Opts) -> Result<(), String> {
             }
         }
         // Steady state: re-announce for `secs`.
-        let t0 = Instant::now();
-        let c0 = cpu_ticks(o.pid);
-        let deadline = t0 + Duration::from_secs(o.secs);
-        let tasks: Vec<_> = (0..u64::from(o.clients))
-            .map(|w| {
-                tokio::spawn(udp_client(
-                    o.clone(),
-                    udp,
-                    w,
-                    u64::from(o.clients),
-                    u64::MAX,
-                    deadline,
-                    Event::None,
-                ))
-            })
-            .collect();
-        let mut ph = Phase::default();
-        for t in tasks {
-            ph.merge(t.await.map_err(|e| e.to_string())?);
-        }
-        ph.report(
-            &name,
+        run_phase(
+            &o,
             "udp",
-            t0.elapsed(),
-            cpu_ticks(o.pid).saturating_sub(c0),
-        );
+            clients,
+            Duration::from_secs(o.secs),
+            |w, deadline| udp_client(o.clone(), udp, w, clients, u64::MAX, deadline, Event::None),
+        )
+        .await?;
     }
     if let Some(http) = o.http {
-        let t0 = Instant::now();
-        let c0 = cpu_ticks(o.pid);
-        let deadline = t0 + Duration::from_secs(o.secs);
-        let clients = u64::from(o.clients.min(32));
-        let tasks: Vec<_> = (0..clients)
-            .map(|w| tokio::spawn(http_client(o.clone(), http, w, clients, total, deadline)))
-            .collect();
-        let mut ph = Phase::default();
-        for t in tasks {
-            ph.merge(t.await.map_err(|e| e.to_string())?);
-        }
-        ph.report(
-            &name,
+        let clients = clients.min(32);
+        run_phase(
+            &o,
             "http",
-            t0.elapsed(),
-            cpu_ticks(o.pid).saturating_sub(c0),
-        );
+            clients,
+            Duration::from_secs(o.secs),
+            |w, deadline| http_client(o.clone(), http, w, clients, total, deadline),
+        )
+        .await?;
     }
     println!("{name}.rss_end_kib={}", rss_kib(o.pid));
     Ok(())
