@@ -62,6 +62,10 @@ pub enum Action {
     /// Read this block from storage and send it to `peer` as a `piece` message, then call
     /// [`TorrentCore::upload_done`]. The piece is verified (we only serve what we have).
     Upload(ConnId, wire::BlockRequest),
+    /// The peer cancelled this request: take it out of the peer's upload queue if it still
+    /// waits there and, if it did, call [`TorrentCore::upload_cancelled`]. Otherwise it goes
+    /// out (or went out) as usual and [`TorrentCore::upload_done`] counts it.
+    CancelUpload(ConnId, wire::BlockRequest),
     /// Peers whose blocks were in a piece that failed its hash (for smart ban, issue 4).
     HashFailed {
         /// The piece.
@@ -457,6 +461,10 @@ impl TorrentCore {
             }
             Message::Piece(block) => self.on_block(conn, block, now)?,
             Message::Request(req) => self.on_request(conn, req)?,
+            // Nothing of this peer's is queued: nothing to take back.
+            Message::Cancel(req) if peer.uploads_in_flight > 0 => {
+                self.actions.push_back(Action::CancelUpload(conn, req));
+            }
             Message::RejectRequest(req) => {
                 if !fast {
                     return Err("reject without the fast extension".into());
@@ -558,6 +566,19 @@ impl TorrentCore {
         }
         if let Some(p) = self.peers.get_mut(&conn) {
             p.uploads_in_flight = p.uploads_in_flight.saturating_sub(blocks);
+        }
+    }
+
+    /// An [`Action::CancelUpload`] found the request still queued and dropped it: it no longer
+    /// counts against the peer's queue, and a BEP 6 peer gets a `reject` for it (with the fast
+    /// extension every request is answered by a block or a reject, as libtorrent does).
+    pub fn upload_cancelled(&mut self, conn: ConnId, req: wire::BlockRequest) {
+        if let Some(p) = self.peers.get_mut(&conn) {
+            p.uploads_in_flight = p.uploads_in_flight.saturating_sub(1);
+            if p.fast {
+                self.actions
+                    .push_back(Action::Send(conn, Message::RejectRequest(req)));
+            }
         }
     }
 
