@@ -37,9 +37,13 @@ use crate::picker::{
 /// Names a connection within one torrent.
 pub type ConnId = u64;
 
-/// How many requests we accept queued from one peer (BEP 10 `reqq` we advertise). Also what
-/// libtorrent advertises; requests beyond it are rejected (BEP 6) rather than silently dropped.
-pub const OUR_REQQ: u32 = 500;
+/// How many requests we accept queued from one peer (BEP 10 `reqq` we advertise); more is a
+/// protocol violation. libtorrent takes the remote's `reqq` as its cap on requests out to that
+/// peer (it queues up to 3 s worth of its download rate, at most that), so with 500 (its own
+/// default) its pipeline to us was 8 MiB. 2000 (32 MiB) seeded 1 GiB to it ~13 % faster (mean
+/// transfer 2.70 s vs 3.12 s, 8 alternating pairs on a busy 2-core machine). The state behind
+/// it is 12 bytes per request; read blocks stay bounded by `UPLOAD_QUEUED_BLOCKS`.
+pub const OUR_REQQ: u32 = 2000;
 
 /// Bytes of spare piece buffers kept for reuse (at least two buffers are kept).
 pub const SPARE_BUFFER_BYTES: usize = 8 * 1024 * 1024;
