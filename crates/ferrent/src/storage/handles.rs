@@ -193,6 +193,17 @@ impl Handles {
         }
     }
 
+    /// The handle of file `index` if it is open already: never opens anything (opening may
+    /// wait for the disk; see [`Storage::read_cached`](super::Storage::read_cached)).
+    pub(crate) fn cached(&self, index: usize) -> Option<Arc<File>> {
+        let mut inner = self.lock();
+        inner.tick += 1;
+        let tick = inner.tick;
+        let slot = inner.slots.get_mut(&index)?;
+        slot.last_use = tick;
+        Some(Arc::clone(&slot.file))
+    }
+
     /// Records that file `index` was written (call *after* the write returned).
     pub(crate) fn mark_dirty(&self, index: usize) {
         self.lock().dirty.insert(index);

@@ -14,6 +14,7 @@
 
 mod error;
 mod handles;
+mod nowait;
 mod paths;
 mod piece_buf;
 mod recheck;

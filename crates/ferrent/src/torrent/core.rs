@@ -38,9 +38,13 @@ use crate::storage::PieceBuf;
 /// Names a connection within one torrent.
 pub type ConnId = u64;
 
-/// How many requests we accept queued from one peer (BEP 10 `reqq` we advertise). Also what
-/// libtorrent advertises; requests beyond it are rejected (BEP 6) rather than silently dropped.
-pub const OUR_REQQ: u32 = 500;
+/// How many requests we accept queued from one peer (BEP 10 `reqq` we advertise); more is a
+/// protocol violation. libtorrent takes the remote's `reqq` as its cap on requests out to that
+/// peer (it queues up to 3 s worth of its download rate, at most that), so with 500 (its own
+/// default) its pipeline to us was 8 MiB. 2000 (32 MiB) seeded 1 GiB to it ~13 % faster (mean
+/// transfer 2.70 s vs 3.12 s, 8 alternating pairs on a busy 2-core machine). The state behind
+/// it is 12 bytes per request; read blocks stay bounded by `UPLOAD_QUEUED_BLOCKS`.
+pub const OUR_REQQ: u32 = 2000;
 
 /// Bytes of spare piece buffers kept for reuse (at least two buffers are kept).
 pub const SPARE_BUFFER_BYTES: usize = 8 * 1024 * 1024;
@@ -63,6 +67,10 @@ pub enum Action {
     /// Read this block from storage and send it to `peer` as a `piece` message, then call
     /// [`TorrentCore::upload_done`]. The piece is verified (we only serve what we have).
     Upload(ConnId, wire::BlockRequest),
+    /// The peer cancelled this request: take it out of the peer's upload queue if it still
+    /// waits there and, if it did, call [`TorrentCore::upload_cancelled`]. Otherwise it goes
+    /// out (or went out) as usual and [`TorrentCore::upload_done`] counts it.
+    CancelUpload(ConnId, wire::BlockRequest),
     /// Peers whose blocks were in a piece that failed its hash (for smart ban, issue 4).
     HashFailed {
         /// The piece.
@@ -458,6 +466,10 @@ impl TorrentCore {
             }
             Message::Piece(block) => self.on_block(conn, block, now)?,
             Message::Request(req) => self.on_request(conn, req)?,
+            // Nothing of this peer's is queued: nothing to take back.
+            Message::Cancel(req) if peer.uploads_in_flight > 0 => {
+                self.actions.push_back(Action::CancelUpload(conn, req));
+            }
             Message::RejectRequest(req) => {
                 if !fast {
                     return Err("reject without the fast extension".into());
@@ -559,6 +571,19 @@ impl TorrentCore {
         }
         if let Some(p) = self.peers.get_mut(&conn) {
             p.uploads_in_flight = p.uploads_in_flight.saturating_sub(blocks);
+        }
+    }
+
+    /// An [`Action::CancelUpload`] found the request still queued and dropped it: it no longer
+    /// counts against the peer's queue, and a BEP 6 peer gets a `reject` for it (with the fast
+    /// extension every request is answered by a block or a reject, as libtorrent does).
+    pub fn upload_cancelled(&mut self, conn: ConnId, req: wire::BlockRequest) {
+        if let Some(p) = self.peers.get_mut(&conn) {
+            p.uploads_in_flight = p.uploads_in_flight.saturating_sub(1);
+            if p.fast {
+                self.actions
+                    .push_back(Action::Send(conn, Message::RejectRequest(req)));
+            }
         }
     }
 

@@ -18,6 +18,7 @@ mod fast;
 mod pads;
 mod pex;
 mod swarm;
+mod upload;
 
 const B: u32 = wire::BLOCK_LEN;
 const OUR_ID: Id20 = Id20([0xAA; 20]);

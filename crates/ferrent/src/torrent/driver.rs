@@ -93,6 +93,13 @@ pub enum DriverEvent {
         /// Bytes sent (less when a read failed or the peer was gone).
         sent: u64,
     },
+    /// An [`Action::CancelUpload`] took the request out of the upload queue before it was read.
+    UploadCancelled {
+        /// The connection.
+        conn: ConnId,
+        /// The request.
+        req: ferrent_proto::wire::BlockRequest,
+    },
 }
 
 impl From<PeerEvent> for DriverEvent {
@@ -333,6 +340,7 @@ impl Driver {
             DriverEvent::Uploaded { conn, blocks, sent } => {
                 self.p.core.upload_done(conn, blocks, sent)
             }
+            DriverEvent::UploadCancelled { conn, req } => self.p.core.upload_cancelled(conn, req),
             DriverEvent::Saved { ticket, result } => {
                 let ok = result.is_ok();
                 self.resume.save_done(ticket, now, ok);
@@ -434,6 +442,11 @@ impl Driver {
                 }
                 Action::Verify { piece, data } => self.verify(piece, data),
                 Action::Upload(conn, req) => self.upload(conn, req),
+                Action::CancelUpload(conn, req) => {
+                    if let Some(q) = self.uploads.get(&conn) {
+                        q.cancel(req);
+                    }
+                }
                 Action::HashFailed {
                     piece,
                     contributors,
@@ -568,7 +581,7 @@ impl Driver {
                 None => None,
             },
         };
-        if queue.is_none_or(|q| q.try_send(req).is_err()) {
+        if queue.is_none_or(|q| !q.request(req)) {
             // The peer is gone (or its uploader ended): nothing was sent.
             self.p.core.upload_done(conn, 1, 0);
         }

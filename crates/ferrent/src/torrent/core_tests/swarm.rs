@@ -107,7 +107,9 @@ fn simulate(pieces: u32, seeders: &mut [FakeSeeder], max_steps: u64) -> (Torrent
                     );
                     out.closed.push(conn);
                 }
-                Action::Upload(conn, r) => panic!("nobody asked us for data: {conn} {r:?}"),
+                Action::Upload(conn, r) | Action::CancelUpload(conn, r) => {
+                    panic!("nobody asked us for data: {conn} {r:?}")
+                }
                 Action::Verify { piece, data } => {
                     let good = hashes.get(piece as usize) == Some(&Sha1::digest(&data[..]).into());
                     if good {
