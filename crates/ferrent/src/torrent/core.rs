@@ -71,6 +71,11 @@ pub enum Action {
     /// waits there and, if it did, call [`TorrentCore::upload_cancelled`]. Otherwise it goes
     /// out (or went out) as usual and [`TorrentCore::upload_done`] counts it.
     CancelUpload(ConnId, wire::BlockRequest),
+    /// We choked this peer: drop every request still waiting in its upload queue, each
+    /// reported back through [`TorrentCore::upload_cancelled`] (so a BEP 6 peer gets a
+    /// `reject`; a plain peer discards its requests on our `choke`, BEP 3). Blocks already read
+    /// still go out.
+    DropUploads(ConnId),
     /// Peers whose blocks were in a piece that failed its hash (for smart ban, issue 4).
     HashFailed {
         /// The piece.
@@ -462,6 +467,9 @@ impl TorrentCore {
                 } else if !peer.am_choking {
                     peer.am_choking = true;
                     self.actions.push_back(Action::Send(conn, Message::Choke));
+                    if peer.uploads_in_flight > 0 {
+                        self.actions.push_back(Action::DropUploads(conn));
+                    }
                 }
             }
             Message::Piece(block) => self.on_block(conn, block, now)?,
@@ -771,6 +779,9 @@ impl TorrentCore {
                         Message::Unchoke
                     };
                     self.actions.push_back(Action::Send(conn, m));
+                    if choke && p.uploads_in_flight > 0 {
+                        self.actions.push_back(Action::DropUploads(conn));
+                    }
                 }
             }
         }

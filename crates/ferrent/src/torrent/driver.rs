@@ -447,6 +447,11 @@ impl Driver {
                         q.cancel(req);
                     }
                 }
+                Action::DropUploads(conn) => {
+                    if let Some(q) = self.uploads.get(&conn) {
+                        q.drop_pending();
+                    }
+                }
                 Action::HashFailed {
                     piece,
                     contributors,

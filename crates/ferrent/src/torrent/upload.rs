@@ -13,7 +13,9 @@
 //! The uploader keeps the requests it has not started reading in its own queue, so a `cancel`
 //! from the peer takes a request out while it still waits there (reported with
 //! [`DriverEvent::UploadCancelled`]; the core then rejects it, BEP 6). A request already being
-//! read is sent anyway, which BEP 3 allows.
+//! read is sent anyway, which BEP 3 allows. When we choke the peer, every request still waiting
+//! is dropped the same way ([`UploadQueue::drop_pending`]): a plain peer discards its requests on
+//! our `choke` (BEP 3) and a BEP 6 peer gets a `reject` for each.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -55,6 +57,8 @@ enum UploadMsg {
     Request(BlockRequest),
     /// The peer cancelled this request: drop it if it has not been started.
     Cancel(BlockRequest),
+    /// We choked the peer: drop every request not started yet.
+    DropPending,
 }
 
 /// The sending half of one peer's upload queue.
@@ -69,6 +73,12 @@ impl UploadQueue {
     /// Passes on the peer's `cancel` (best effort: dropped if the queue is full).
     pub(crate) fn cancel(&self, req: BlockRequest) {
         let _ = self.0.try_send(UploadMsg::Cancel(req));
+    }
+
+    /// We choked the peer: its requests not started yet are dropped and reported cancelled
+    /// (best effort: if the queue is full they are served instead).
+    pub(crate) fn drop_pending(&self) {
+        let _ = self.0.try_send(UploadMsg::DropPending);
     }
 }
 
@@ -176,13 +186,23 @@ impl Uploader {
                     return; // already read (or never queued): it goes out as usual
                 };
                 self.pending.remove(i);
-                let ev = DriverEvent::UploadCancelled {
-                    conn: self.conn,
-                    req: r,
-                };
-                let _ = self.ctx.events.send(ev).await;
+                self.report_cancelled(r).await;
+            }
+            UploadMsg::DropPending => {
+                for r in std::mem::take(&mut self.pending) {
+                    self.report_cancelled(r).await;
+                }
             }
         }
+    }
+
+    /// Tells the core that `req` was dropped unsent, so it frees the slot (and rejects it).
+    async fn report_cancelled(&self, req: BlockRequest) {
+        let ev = DriverEvent::UploadCancelled {
+            conn: self.conn,
+            req,
+        };
+        let _ = self.ctx.events.send(ev).await;
     }
 
     /// Reads `batch` (holding `room`, one permit per request), reports it and queues its
@@ -477,6 +497,48 @@ mod tests {
             }
         }
         assert_eq!((blocks, cancels), (17, vec![cancelled]));
+        drop((q, peer_tx));
+        assert!(peer_rx.recv().await.is_none(), "nothing else was sent");
+    }
+
+    /// Choking the peer (`drop_pending`) while the uploader is stuck mid-batch drops every
+    /// request not started yet and reports each as cancelled; the batch already read still
+    /// goes out.
+    #[tokio::test]
+    async fn drop_pending_reports_every_waiting_request() {
+        let dir = tempfile::tempdir().unwrap();
+        let (storage, _data) = filled_storage(dir.path());
+        let (peer_tx, mut peer_rx) = mpsc::channel(1);
+        let (ev_tx, mut ev_rx) = mpsc::channel(64);
+        let ctx = UploadContext {
+            storage,
+            events: ev_tx,
+            read_slots: Arc::new(Semaphore::new(UPLOAD_READS)),
+        };
+        let q = spawn_uploader(7, peer_tx.downgrade(), ctx, 500);
+        for i in 0..16u32 {
+            assert!(q.request(req(i / 4, (i % 4) * 16384, 16384)));
+        }
+        let mut sent = usize::from(peer_rx.recv().await.is_some());
+        let waiting = [req(3, 0, 16384), req(3, 16384, 100), req(2, 0, 16384)];
+        for r in waiting {
+            assert!(q.request(r));
+        }
+        q.drop_pending();
+        while sent < 16 {
+            sent += usize::from(peer_rx.recv().await.is_some());
+        }
+        let (mut blocks, mut cancels) = (0, Vec::new());
+        while blocks < 16 || cancels.len() < waiting.len() {
+            match ev_rx.recv().await.expect("an event") {
+                DriverEvent::Uploaded {
+                    conn: 7, blocks: n, ..
+                } => blocks += n,
+                DriverEvent::UploadCancelled { conn: 7, req } => cancels.push(req),
+                e => panic!("unexpected {e:?}"),
+            }
+        }
+        assert_eq!((blocks, cancels), (16, waiting.to_vec()));
         drop((q, peer_tx));
         assert!(peer_rx.recv().await.is_none(), "nothing else was sent");
     }

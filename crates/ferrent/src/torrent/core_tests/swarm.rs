@@ -110,6 +110,7 @@ fn simulate(pieces: u32, seeders: &mut [FakeSeeder], max_steps: u64) -> (Torrent
                 Action::Upload(conn, r) | Action::CancelUpload(conn, r) => {
                     panic!("nobody asked us for data: {conn} {r:?}")
                 }
+                Action::DropUploads(conn) => panic!("nothing to drop for {conn}"),
                 Action::Verify { piece, data } => {
                     let good = hashes.get(piece as usize) == Some(&Sha1::digest(&data[..]).into());
                     if good {

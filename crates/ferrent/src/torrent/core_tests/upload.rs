@@ -80,3 +80,42 @@ fn cancel_with_nothing_queued_does_nothing() {
     c.upload_done(1, 1, u64::from(B));
     assert_eq!(ok(&mut c, 1, Message::Cancel(r), at(2)), vec![]);
 }
+
+/// Choking a peer drops the requests still waiting in its upload queue: the uploader is told,
+/// and each one it reports dropped is rejected under BEP 6 (a plain peer discards its own
+/// requests on `choke`, BEP 3, so it gets nothing).
+#[test]
+fn choke_drops_queued_uploads_and_rejects_them_under_bep6() {
+    for (reserved, rejects) in [(fast_ext(), true), (plain(), false)] {
+        let mut c = serving(1, reserved);
+        let (r, other) = (block(1, 0), block(1, 1));
+        ok(&mut c, 1, Message::Request(r), at(1));
+        ok(&mut c, 1, Message::Request(other), at(1));
+        // Without a choker, a peer that loses interest is choked at once.
+        assert_eq!(
+            ok(&mut c, 1, Message::NotInterested, at(2)),
+            vec![Action::Send(1, Message::Choke), Action::DropUploads(1)]
+        );
+        c.upload_done(1, 1, u64::from(B)); // `r` had been read already: it goes out
+        c.upload_cancelled(1, other);
+        let want = if rejects {
+            vec![Action::Send(1, Message::RejectRequest(other))]
+        } else {
+            vec![]
+        };
+        assert_eq!(drain(&mut c), want);
+        assert_eq!(c.counters().uploaded, u64::from(B));
+    }
+}
+
+#[test]
+fn choke_with_nothing_queued_drops_nothing() {
+    let mut c = serving(1, fast_ext());
+    let r = block(1, 0);
+    ok(&mut c, 1, Message::Request(r), at(1));
+    c.upload_done(1, 1, u64::from(B));
+    assert_eq!(
+        ok(&mut c, 1, Message::NotInterested, at(2)),
+        vec![Action::Send(1, Message::Choke)]
+    );
+}
