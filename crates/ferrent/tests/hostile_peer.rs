@@ -196,7 +196,8 @@ async fn seeder_drops_hostile_peers_and_keeps_serving() {
     // (f1) A request flood: interested, then FLOOD requests without reading a reply. ferrent
     // counts a request as answered once its block is queued for the socket (a per-peer queue
     // of PEER_COMMAND_QUEUE messages), so a flood only exceeds OUR_REQQ outstanding once that
-    // queue and the socket buffers are full: 600 requests are not enough, 8000 are.
+    // queue and the socket buffers are full: a few hundred requests are not enough, 8000 are
+    // (OUR_REQQ is 2000).
     let s = handshaken(addr, &meta, b'f').await;
     let mut flood = msg(&Message::Interested);
     for i in 0..FLOOD {
