@@ -430,6 +430,30 @@ impl Storage {
     /// Reads `buf.len()` bytes of the piece from `start` (in the piece; the caller checked the
     /// bounds), one positional read per file range, zeros for pad ranges.
     fn read_span(&self, piece: PieceIndex, start: u64, buf: &mut [u8]) -> Result<(), StorageError> {
+        self.for_each_span_part(piece, start, buf, |file, at, part| {
+            let f = self.file(file)?;
+            let handle = self.handles.get(file, &f.path, Access::Read)?;
+            handle
+                .read_exact_at(part, at)
+                .map_err(|source| StorageError::Read {
+                    path: f.path.clone(),
+                    source,
+                })
+        })
+        .map(|_| ())
+    }
+
+    /// Splits `[start, start + buf.len())` of the piece (offsets in the piece) by the file
+    /// ranges it spans: pad ranges are zero-filled, and `read(file, offset in the file, part)`
+    /// fills each other part of `buf`. Stops at the first error; `Ok(true)` when the ranges
+    /// covered the whole of `buf`.
+    fn for_each_span_part<E>(
+        &self,
+        piece: PieceIndex,
+        start: u64,
+        buf: &mut [u8],
+        mut read: impl FnMut(usize, u64, &mut [u8]) -> Result<(), E>,
+    ) -> Result<bool, E> {
         let end = start + buf.len() as u64;
         let mut rest = buf;
         let mut pos = 0u64; // offset in the piece of the current range
@@ -450,17 +474,11 @@ impl Storage {
             rest = tail;
             if r.pad {
                 part.fill(0);
-                continue;
+            } else {
+                read(r.file, r.offset + (from - r_start), part)?;
             }
-            let f = self.file(r.file)?;
-            let file = self.handles.get(r.file, &f.path, Access::Read)?;
-            file.read_exact_at(part, r.offset + (from - r_start))
-                .map_err(|source| StorageError::Read {
-                    path: f.path.clone(),
-                    source,
-                })?;
         }
-        Ok(())
+        Ok(rest.is_empty())
     }
 
     /// SHA-1 of the piece, read in chunks through `buf` (grown to the chunk size once).

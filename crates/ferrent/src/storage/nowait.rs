@@ -26,45 +26,24 @@ impl Storage {
         if end > u64::from(piece_len) {
             return false;
         }
-        let mut rest = buf;
-        let mut pos = 0u64; // offset in the piece of the current range
-        for r in self.layout.file_ranges(piece) {
-            let (r_start, r_end) = (pos, pos + u64::from(r.len));
-            pos = r_end;
-            if r_end <= start {
-                continue;
-            }
-            if r_start >= end || rest.is_empty() {
-                break;
-            }
-            let from = start.max(r_start);
-            let n = (end.min(r_end) - from) as usize;
-            let Some((part, tail)) = std::mem::take(&mut rest).split_at_mut_checked(n) else {
-                return false;
+        let whole = self.for_each_span_part(piece, start, buf, |file, at, part| {
+            let Some(handle) = self.handles.cached(file) else {
+                return Err(());
             };
-            rest = tail;
-            if r.pad {
-                part.fill(0);
-                continue;
-            }
-            let Some(file) = self.handles.cached(r.file) else {
-                return false;
-            };
-            let at = r.offset + (from - r_start);
             let want = part.len();
             match rustix::io::preadv2(
-                &*file,
+                &*handle,
                 &mut [IoSliceMut::new(part)],
                 at,
                 ReadWriteFlags::NOWAIT,
             ) {
-                Ok(got) if got == want => {}
+                Ok(got) if got == want => Ok(()),
                 // Short (partly cached, or the file shrank), EAGAIN (not cached), EOPNOTSUPP
                 // (no RWF_NOWAIT here), or an error the blocking read will report.
-                Ok(_) | Err(_) => return false,
+                Ok(_) | Err(_) => Err(()),
             }
-        }
-        rest.is_empty()
+        });
+        whole == Ok(true)
     }
 }
 

@@ -438,21 +438,57 @@ mod tests {
         (Arc::new(storage), data)
     }
 
-    /// A `cancel` reaching the uploader while its request still waits there (the peer's
-    /// writer is not taking blocks, so the uploader is stuck mid-batch) takes it out: it is
-    /// reported as cancelled, never read or sent, and the other requests are all served.
-    #[tokio::test]
-    async fn cancel_removes_a_request_still_waiting_in_the_queue() {
-        let dir = tempfile::tempdir().unwrap();
-        let (storage, data) = filled_storage(dir.path());
-        let (peer_tx, mut peer_rx) = mpsc::channel(1);
-        let (ev_tx, mut ev_rx) = mpsc::channel(64);
+    /// An uploader (conn 7) of a filled storage under `dir` whose peer takes one block at a
+    /// time (a writer that is slow to drain): the peer's command queue holds a single block.
+    #[allow(clippy::type_complexity)]
+    fn stuck_uploader(
+        dir: &std::path::Path,
+    ) -> (
+        UploadQueue,
+        mpsc::Sender<PeerCommand>,
+        mpsc::Receiver<PeerCommand>,
+        mpsc::Receiver<DriverEvent>,
+        Vec<u8>,
+    ) {
+        let (storage, data) = filled_storage(dir);
+        let (peer_tx, peer_rx) = mpsc::channel(1);
+        let (ev_tx, ev_rx) = mpsc::channel(64);
         let ctx = UploadContext {
             storage,
             events: ev_tx,
             read_slots: Arc::new(Semaphore::new(UPLOAD_READS)),
         };
         let q = spawn_uploader(7, peer_tx.downgrade(), ctx, 500);
+        (q, peer_tx, peer_rx, ev_rx, data)
+    }
+
+    /// Collects conn 7's events until `blocks` blocks were reported uploaded and `cancels`
+    /// requests cancelled: (blocks uploaded, the cancelled requests in order).
+    async fn uploader_reports(
+        ev_rx: &mut mpsc::Receiver<DriverEvent>,
+        blocks: u32,
+        cancels: usize,
+    ) -> (u32, Vec<BlockRequest>) {
+        let (mut got, mut cancelled) = (0, Vec::new());
+        while got < blocks || cancelled.len() < cancels {
+            match ev_rx.recv().await.expect("an event") {
+                DriverEvent::Uploaded {
+                    conn: 7, blocks: n, ..
+                } => got += n,
+                DriverEvent::UploadCancelled { conn: 7, req } => cancelled.push(req),
+                e => panic!("unexpected {e:?}"),
+            }
+        }
+        (got, cancelled)
+    }
+
+    /// A `cancel` reaching the uploader while its request still waits there (the peer's
+    /// writer is not taking blocks, so the uploader is stuck mid-batch) takes it out: it is
+    /// reported as cancelled, never read or sent, and the other requests are all served.
+    #[tokio::test]
+    async fn cancel_removes_a_request_still_waiting_in_the_queue() {
+        let dir = tempfile::tempdir().unwrap();
+        let (q, peer_tx, mut peer_rx, mut ev_rx, data) = stuck_uploader(dir.path());
         let first: Vec<BlockRequest> = (0..16u32)
             .map(|i| req(i / 4, (i % 4) * 16384, 16384))
             .collect();
@@ -486,17 +522,10 @@ mod tests {
             served, want,
             "every request but the cancelled one, in order"
         );
-        let (mut blocks, mut cancels) = (0, Vec::new());
-        while blocks < 17 || cancels.is_empty() {
-            match ev_rx.recv().await.expect("an event") {
-                DriverEvent::Uploaded {
-                    conn: 7, blocks: n, ..
-                } => blocks += n,
-                DriverEvent::UploadCancelled { conn: 7, req } => cancels.push(req),
-                e => panic!("unexpected {e:?}"),
-            }
-        }
-        assert_eq!((blocks, cancels), (17, vec![cancelled]));
+        assert_eq!(
+            uploader_reports(&mut ev_rx, 17, 1).await,
+            (17, vec![cancelled])
+        );
         drop((q, peer_tx));
         assert!(peer_rx.recv().await.is_none(), "nothing else was sent");
     }
@@ -507,15 +536,7 @@ mod tests {
     #[tokio::test]
     async fn drop_pending_reports_every_waiting_request() {
         let dir = tempfile::tempdir().unwrap();
-        let (storage, _data) = filled_storage(dir.path());
-        let (peer_tx, mut peer_rx) = mpsc::channel(1);
-        let (ev_tx, mut ev_rx) = mpsc::channel(64);
-        let ctx = UploadContext {
-            storage,
-            events: ev_tx,
-            read_slots: Arc::new(Semaphore::new(UPLOAD_READS)),
-        };
-        let q = spawn_uploader(7, peer_tx.downgrade(), ctx, 500);
+        let (q, peer_tx, mut peer_rx, mut ev_rx, _data) = stuck_uploader(dir.path());
         for i in 0..16u32 {
             assert!(q.request(req(i / 4, (i % 4) * 16384, 16384)));
         }
@@ -528,17 +549,10 @@ mod tests {
         while sent < 16 {
             sent += usize::from(peer_rx.recv().await.is_some());
         }
-        let (mut blocks, mut cancels) = (0, Vec::new());
-        while blocks < 16 || cancels.len() < waiting.len() {
-            match ev_rx.recv().await.expect("an event") {
-                DriverEvent::Uploaded {
-                    conn: 7, blocks: n, ..
-                } => blocks += n,
-                DriverEvent::UploadCancelled { conn: 7, req } => cancels.push(req),
-                e => panic!("unexpected {e:?}"),
-            }
-        }
-        assert_eq!((blocks, cancels), (16, waiting.to_vec()));
+        assert_eq!(
+            uploader_reports(&mut ev_rx, 16, waiting.len()).await,
+            (16, waiting.to_vec())
+        );
         drop((q, peer_tx));
         assert!(peer_rx.recv().await.is_none(), "nothing else was sent");
     }
