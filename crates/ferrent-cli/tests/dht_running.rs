@@ -7,7 +7,7 @@
 mod support;
 
 use std::net::UdpSocket;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -26,30 +26,11 @@ fn unhex(h: &str) -> Vec<u8> {
         .collect()
 }
 
-/// A torrent with no tracker at all, made by `ferrent create`.
-fn trackerless(s: &Swarm, payload: &Path, out: &str, private: bool) -> PathBuf {
-    let path = s.path(out);
-    let mut args = vec![
-        "create",
-        payload.to_str().expect("utf-8"),
-        "-o",
-        path.to_str().expect("utf-8"),
-        "--piece-size",
-        "32K",
-    ];
-    if private {
-        args.push("--private");
-    }
-    let out = s.run_ferrent(&args, Duration::from_secs(60));
-    assert!(out.status.success(), "ferrent create failed");
-    path
-}
-
 #[test]
 fn libtorrent_finds_ferrent_seed_through_the_dht() {
     let mut s = Swarm::new("dht-running");
     let payload = s.payload("3M", 4);
-    let torrent = trackerless(&s, &payload, "t.torrent", false);
+    let torrent = s.trackerless(&payload, "t.torrent", false);
     let t = torrent.to_str().expect("utf-8");
     let root = payload.parent().expect("root").to_str().expect("utf-8");
     let (nodes, _dht) = libtorrent_dht(&["127.0.3.51", "127.0.3.52", "127.0.3.53"], 120, None);
@@ -180,7 +161,7 @@ fn private_torrent_never_asks_the_dht() {
     let payload = s.payload("1M", 0);
     let root = payload.parent().expect("root").to_path_buf();
 
-    let private = trackerless(&s, &payload, "private.torrent", true);
+    let private = s.trackerless(&payload, "private.torrent", true);
     let hash = unhex(&info_hash(&s, private.to_str().expect("utf-8")));
     let got = datagrams_from_seed(
         &mut s,
@@ -208,7 +189,7 @@ fn private_torrent_never_asks_the_dht() {
         );
     }
 
-    let public = trackerless(&s, &payload, "public.torrent", false);
+    let public = s.trackerless(&payload, "public.torrent", false);
     let hash = unhex(&info_hash(&s, public.to_str().expect("utf-8")));
     let got = datagrams_from_seed(
         &mut s,
@@ -235,7 +216,7 @@ fn routing_table_is_kept_between_runs() {
     let mut s = Swarm::new("dht-table");
     let payload = s.payload("1M", 0);
     let root = payload.parent().expect("root").to_path_buf();
-    let torrent = trackerless(&s, &payload, "t.torrent", false);
+    let torrent = s.trackerless(&payload, "t.torrent", false);
     let t = torrent.to_str().expect("utf-8");
     let hash = info_hash(&s, t);
     let (nodes, _dht) = libtorrent_dht(&["127.0.3.71", "127.0.3.72", "127.0.3.73"], 120, None);
@@ -315,7 +296,7 @@ fn routing_table_is_kept_between_runs() {
 fn ferrent_download_finds_libtorrent_seed_through_the_dht() {
     let s = Swarm::new("dht-running-dl");
     let payload = s.payload("3M", 4);
-    let torrent = trackerless(&s, &payload, "t.torrent", false);
+    let torrent = s.trackerless(&payload, "t.torrent", false);
     let t = torrent.to_str().expect("utf-8");
     let root = payload.parent().expect("root").to_str().expect("utf-8");
     let (nodes, _guard) = libtorrent_dht(

@@ -8,7 +8,7 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -44,24 +44,6 @@ impl Drop for Kill {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-/// A torrent with no tracker, made by `ferrent create`.
-fn trackerless(s: &Swarm, payload: &Path) -> PathBuf {
-    let path = s.path("t.torrent");
-    let out = s.run_ferrent(
-        &[
-            "create",
-            payload.to_str().expect("utf-8"),
-            "-o",
-            path.to_str().expect("utf-8"),
-            "--piece-size",
-            "32K",
-        ],
-        Duration::from_secs(60),
-    );
-    assert!(out.status.success(), "ferrent create failed");
-    path
 }
 
 /// Runs `script` (bash) in a fresh network + PID namespace whose loopback carries multicast,
@@ -114,7 +96,7 @@ fn download_from_libtorrent_found_by_lsd() {
     }
     let s = Swarm::new("lsd-lt");
     let payload = s.payload("3M", 4);
-    let torrent = trackerless(&s, &payload);
+    let torrent = s.trackerless(&payload, "t.torrent", false);
     let root = payload.parent().expect("root");
     let dl = s.path("dl");
     let seed_script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/lt_lsd_seed.py");
@@ -147,7 +129,7 @@ fn download_from_ferrent_seed_found_by_lsd() {
     }
     let s = Swarm::new("lsd-ferrent");
     let payload = s.payload("3M", 4);
-    let torrent = trackerless(&s, &payload);
+    let torrent = s.trackerless(&payload, "t.torrent", false);
     let root = payload.parent().expect("root");
     let dl = s.path("dl");
     let script = format!(

@@ -166,6 +166,26 @@ impl Swarm {
         out
     }
 
+    /// A torrent of `payload` with no tracker at all (32 KiB pieces), made by `ferrent create`
+    /// into `<dir>/<out>`; `private` sets the BEP 27 flag.
+    pub fn trackerless(&self, payload: &Path, out: &str, private: bool) -> PathBuf {
+        let path = self.path(out);
+        let mut args = vec![
+            "create",
+            utf8(payload),
+            "-o",
+            utf8(&path),
+            "--piece-size",
+            "32K",
+        ];
+        if private {
+            args.push("--private");
+        }
+        let out = self.run_ferrent(&args, Duration::from_secs(60));
+        assert!(out.status.success(), "ferrent create failed");
+        path
+    }
+
     /// Starts `ferrent ARGS` in the background, output to `<dir>/<log>.log`; killed on drop.
     pub fn spawn_ferrent(&mut self, log: &str, args: &[&str]) -> PathBuf {
         let log_path = self.path(&format!("{log}.log"));

@@ -466,10 +466,7 @@ impl TorrentCore {
                     let _ = ch.set_peer_interested(conn, false, now);
                 } else if !peer.am_choking {
                     peer.am_choking = true;
-                    self.actions.push_back(Action::Send(conn, Message::Choke));
-                    if peer.uploads_in_flight > 0 {
-                        self.actions.push_back(Action::DropUploads(conn));
-                    }
+                    push_choke(&mut self.actions, conn, peer);
                 }
             }
             Message::Piece(block) => self.on_block(conn, block, now)?,
@@ -773,14 +770,10 @@ impl TorrentCore {
             if let Some(p) = self.peers.get_mut(&conn) {
                 if p.am_choking != choke {
                     p.am_choking = choke;
-                    let m = if choke {
-                        Message::Choke
+                    if choke {
+                        push_choke(&mut self.actions, conn, p);
                     } else {
-                        Message::Unchoke
-                    };
-                    self.actions.push_back(Action::Send(conn, m));
-                    if choke && p.uploads_in_flight > 0 {
-                        self.actions.push_back(Action::DropUploads(conn));
+                        self.actions.push_back(Action::Send(conn, Message::Unchoke));
                     }
                 }
             }
@@ -805,6 +798,15 @@ impl TorrentCore {
         for c in conns {
             self.fill(c, now);
         }
+    }
+}
+
+/// Sends `choke` to `conn` and, since a choke discards the peer's outstanding requests
+/// (BEP 3), drops those still waiting in its upload queue ([`Action::DropUploads`]).
+fn push_choke(actions: &mut VecDeque<Action>, conn: ConnId, peer: &PeerState) {
+    actions.push_back(Action::Send(conn, Message::Choke));
+    if peer.uploads_in_flight > 0 {
+        actions.push_back(Action::DropUploads(conn));
     }
 }
 
