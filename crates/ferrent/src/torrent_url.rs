@@ -59,21 +59,9 @@ pub async fn fetch_torrent_url(
     if !(lower.starts_with("http://") || lower.starts_with("https://")) {
         return Err(TorrentUrlError::Scheme { url: url.into() });
     }
-    let transport = |e: reqwest::Error| {
-        let e = e.without_url();
-        let mut root: &dyn std::error::Error = &e;
-        while let Some(next) = root.source() {
-            root = next;
-        }
-        let (top, cause) = (e.to_string(), root.to_string());
-        TorrentUrlError::Transport {
-            url: url.into(),
-            reason: if cause == top {
-                top
-            } else {
-                format!("{top}: {cause}")
-            },
-        }
+    let transport = |e: reqwest::Error| TorrentUrlError::Transport {
+        url: url.into(),
+        reason: crate::announce::http_failure(e),
     };
     // See announce::client: reqwest is built without a default crypto provider.
     let _ = rustls::crypto::ring::default_provider().install_default();

@@ -115,21 +115,7 @@ impl TrackerClient {
             .ok()
             .and_then(|m| m.get(&id_key).cloned());
         let full = req.to_url(url);
-        // reqwest's own message is generic ("error sending request"): add the root cause
-        // ("Connection refused (os error 111)", a DNS failure, a timeout).
-        let transport = |e: reqwest::Error| {
-            let e = e.without_url();
-            let mut root: &dyn std::error::Error = &e;
-            while let Some(next) = root.source() {
-                root = next;
-            }
-            let (top, cause) = (e.to_string(), root.to_string());
-            AnnounceError::Transport(if cause == top {
-                top
-            } else {
-                format!("{top}: {cause}")
-            })
-        };
+        let transport = |e: reqwest::Error| AnnounceError::Transport(http_failure(e));
         let mut resp = self.http.get(&full).send().await.map_err(transport)?;
         if !resp.status().is_success() {
             return Err(AnnounceError::Transport(format!(
@@ -272,3 +258,21 @@ impl TrackerClient {
 #[cfg(test)]
 #[path = "client_tests.rs"]
 mod tests;
+
+/// What went wrong with an HTTP request, for an error message. reqwest's own message is
+/// generic ("error sending request"), so the root cause is added ("Connection refused (os
+/// error 111)", a DNS failure, a timeout); the URL is left out (the caller names it, and a
+/// tracker URL may carry a passkey).
+pub(crate) fn http_failure(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut root: &dyn std::error::Error = &e;
+    while let Some(next) = root.source() {
+        root = next;
+    }
+    let (top, cause) = (e.to_string(), root.to_string());
+    if cause == top {
+        top
+    } else {
+        format!("{top}: {cause}")
+    }
+}

@@ -12,6 +12,7 @@ mod udp;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+pub(crate) use client::http_failure;
 pub use client::{TrackerClient, TrackerClientConfig};
 pub use ferrent_proto::tracker::Event;
 pub use tiers::TrackerTiers;
