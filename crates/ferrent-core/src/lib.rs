@@ -9,6 +9,7 @@
 //! - metainfo, v1, v2 and hybrid, parsed and validated ([`Metainfo`], [`FileEntry`], [`MetainfoError`]),
 //!   untrusted paths made safe ([`path`] rules: [`sanitize_path`]) and piece/file geometry
 //!   ([`Layout`], [`PieceIndex`], [`FileRange`]);
+//! - SHA-1 of several pieces at once, for rechecks and creation ([`Sha1Lanes`]);
 #![deny(missing_docs)]
 
 mod bitfield;
@@ -18,6 +19,7 @@ mod layout;
 mod magnet;
 mod metainfo;
 pub mod path;
+mod sha1_lanes;
 
 pub use bitfield::{Bitfield, BitfieldError};
 pub use create::{
@@ -40,3 +42,4 @@ pub use metainfo::{
     MetainfoError, MetainfoWarning, V2_BLOCK_SIZE,
 };
 pub use path::{MAX_ELEMENT_BYTES, MAX_PATH_DEPTH, PathError, sanitize_element, sanitize_path};
+pub use sha1_lanes::{MAX_LANES as SHA1_MAX_LANES, Sha1Lanes};

@@ -87,7 +87,7 @@ fn info_hash(swarm: u32) -> Id20 {
 fn job(o: &Opts, j: u64) -> (Id20, u16, u64) {
     let swarm = (j % u64::from(o.swarms)) as u32;
     let peer = (j / u64::from(o.swarms)) as u32 % o.peers;
-    let left = if peer % 4 == 0 { 0 } else { 1_000_000 };
+    let left = if peer.is_multiple_of(4) { 0 } else { 1_000_000 };
     (info_hash(swarm), 10_000 + peer as u16, left)
 }
 

@@ -423,7 +423,7 @@ impl Swarm {
         }
         let sp = &mut self.peers[i];
         sp.requests_seen += 1;
-        if sp.drop_every > 0 && sp.requests_seen % sp.drop_every == 0 {
+        if sp.drop_every > 0 && sp.requests_seen.is_multiple_of(sp.drop_every) {
             return;
         }
         let jitter = self.rng.below(2);

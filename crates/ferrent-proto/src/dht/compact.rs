@@ -80,7 +80,7 @@ pub(crate) fn encode_nodes(nodes: &[NodeInfo], out: &mut Vec<u8>) {
 /// Reads a `nodes` (entry length 26) or `nodes6` (38) string. `None` if the length is not a
 /// multiple of the entry length.
 pub(crate) fn decode_nodes(b: &[u8], entry_len: usize) -> Option<Vec<NodeInfo>> {
-    if b.len() % entry_len != 0 {
+    if !b.len().is_multiple_of(entry_len) {
         return None;
     }
     b.chunks_exact(entry_len)

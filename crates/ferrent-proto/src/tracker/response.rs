@@ -256,7 +256,7 @@ fn compact_peers(
     unit: usize,
     out: &mut Vec<PeerEntry>,
 ) -> Result<(), TrackerError> {
-    if b.len() % unit != 0 {
+    if !b.len().is_multiple_of(unit) {
         return Err(TrackerError::BadCompactPeers {
             name,
             len: b.len(),

@@ -306,7 +306,7 @@ fn random_traffic_matches_a_simple_model() {
             rng.random_range(4..60u8)
         };
         let n: u16 = rng.random_range(0..if sw < 4 { 3_000 } else { 40 });
-        let addr: SocketAddr = if n % 5 == 0 {
+        let addr: SocketAddr = if n.is_multiple_of(5) {
             SocketAddr::from(([0x2001, 0xdb8, 0, 0, 0, 0, u16::from(sw), n], 6881))
         } else {
             SocketAddr::from(([10, sw, (n >> 8) as u8, n as u8], 6881))

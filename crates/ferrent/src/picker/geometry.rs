@@ -92,7 +92,7 @@ impl PieceGeometry {
 
     /// The block index of `req` if it names exactly one whole block of an existing piece.
     pub(crate) fn block_of(&self, req: BlockRequest) -> Option<u32> {
-        if req.piece >= self.num_pieces || req.offset % BLOCK_SIZE != 0 {
+        if req.piece >= self.num_pieces || !req.offset.is_multiple_of(BLOCK_SIZE) {
             return None;
         }
         let block = req.offset / BLOCK_SIZE;

@@ -486,7 +486,7 @@ impl<K: PeerKey> Picker<K> {
             }
             .into());
         }
-        if n % 8 != 0 && bitfield.last().is_some_and(|&b| b & (0xff >> (n % 8)) != 0) {
+        if !n.is_multiple_of(8) && bitfield.last().is_some_and(|&b| b & (0xff >> (n % 8)) != 0) {
             return Err(PeerMisbehaved::BitfieldSpareBits.into());
         }
         self.announce(slot)?;

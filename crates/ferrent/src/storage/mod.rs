@@ -307,8 +307,8 @@ impl Storage {
     /// whole range and reports the error if there is one (it would hit the same disk fault).
     fn write_direct(&self, index: usize, part: &[u8], offset: u64) -> usize {
         let len = part.len() / DIRECT_ALIGN * DIRECT_ALIGN;
-        let aligned =
-            offset % DIRECT_ALIGN as u64 == 0 && part.as_ptr().align_offset(DIRECT_ALIGN) == 0;
+        let aligned = offset.is_multiple_of(DIRECT_ALIGN as u64)
+            && part.as_ptr().align_offset(DIRECT_ALIGN) == 0;
         if !self.options.direct_writes || len == 0 || !aligned {
             return 0;
         }
