@@ -2,7 +2,8 @@
 //! pieces; each of the worker threads takes the next batch from a shared queue (so a slow core
 //! does not hold the others up), reads the data of each piece with positional reads
 //! (`read_exact_at`, no shared file offset, no mmap) in chunks small enough to stay in the L2
-//! cache, and hashes them into the batch's slots. The first error stops all workers.
+//! cache, and hashes them into the batch's slots. v1 pieces of one length are hashed four at a
+//! time, side by side ([`Sha1Lanes`]). The first error stops all workers.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -11,6 +12,8 @@ use std::sync::{Mutex, PoisonError};
 
 use sha1::{Digest, Sha1};
 
+use crate::{SHA1_MAX_LANES, Sha1Lanes};
+
 use super::merkle::{self, Hash32};
 use super::walk::InputFile;
 use super::{BLOCK_SIZE, CreateError};
@@ -18,6 +21,10 @@ use super::{BLOCK_SIZE, CreateError};
 /// Bytes read per `read_exact_at`: a multiple of [`BLOCK_SIZE`], small enough that the chunk is
 /// still in the core's L2 cache when the hasher reads it.
 const CHUNK: usize = 256 * 1024;
+
+/// Bytes of each piece read per step when v1 pieces are hashed side by side ([`Sha1Lanes`]):
+/// all lanes together fill one [`CHUNK`], which stays in L2 for the hash.
+const LANE_CHUNK: usize = CHUNK / SHA1_MAX_LANES;
 
 /// Data per batch of pieces handed to a worker: big enough to make the queue lock negligible,
 /// small enough to balance the work between cores at the end.
@@ -41,9 +48,18 @@ impl<'a> Reader<'a> {
 
     /// Reads `len` (<= CHUNK) bytes of file `idx` at `offset` into the internal buffer.
     fn read(&mut self, idx: usize, offset: u64, len: usize) -> Result<&[u8], CreateError> {
+        let mut buf = std::mem::take(&mut self.buf);
+        let result = self.read_into(idx, offset, buf.get_mut(..len).unwrap_or_default());
+        self.buf = buf;
+        result?;
+        Ok(self.buf.get(..len).unwrap_or_default())
+    }
+
+    /// Fills `out` from file `idx` at `offset`.
+    fn read_into(&mut self, idx: usize, offset: u64, out: &mut [u8]) -> Result<(), CreateError> {
         let Some(input) = self.files.get(idx) else {
             // Callers only pass indexes of `files`; an empty read keeps this panic-free.
-            return Ok(&[]);
+            return Ok(());
         };
         let file = match &mut self.open {
             Some((i, f)) if *i == idx => f,
@@ -55,8 +71,7 @@ impl<'a> Reader<'a> {
                 &mut slot.insert((idx, f)).1
             }
         };
-        let buf = self.buf.get_mut(..len).unwrap_or_default();
-        file.read_exact_at(buf, offset).map_err(|source| {
+        file.read_exact_at(out, offset).map_err(|source| {
             if source.kind() == std::io::ErrorKind::UnexpectedEof {
                 CreateError::FileChanged {
                     path: input.source.clone(),
@@ -68,8 +83,36 @@ impl<'a> Reader<'a> {
                     source,
                 }
             }
-        })?;
-        Ok(buf)
+        })
+    }
+
+    /// Fills `out` with the bytes at `pos` of the files laid end to end (`starts[i]` is where
+    /// file `i` begins), crossing from file to file as needed.
+    fn read_concat(
+        &mut self,
+        starts: &[u64],
+        mut pos: u64,
+        out: &mut [u8],
+    ) -> Result<(), CreateError> {
+        // The file holding `pos` (the last one starting at or before it with data there).
+        let mut idx = starts.partition_point(|&s| s <= pos).saturating_sub(1);
+        let mut rest = out;
+        while !rest.is_empty() {
+            let (Some(&start), Some(f)) = (starts.get(idx), self.files.get(idx)) else {
+                break;
+            };
+            let file_end = start + f.length;
+            if pos >= file_end {
+                idx += 1;
+                continue;
+            }
+            let n = (file_end - pos).min(rest.len() as u64) as usize;
+            let (part, tail) = std::mem::take(&mut rest).split_at_mut(n);
+            self.read_into(idx, pos - start, part)?;
+            rest = tail;
+            pos += n as u64;
+        }
+        Ok(())
     }
 }
 
@@ -145,35 +188,44 @@ pub(crate) fn hash_v1(
     }
     let num_pieces = usize::try_from(total.div_ceil(piece_length))
         .map_err(|_| CreateError::TooLarge { total })?;
+    let piece_len = |i: usize| ((i as u64 + 1) * piece_length).min(total) - i as u64 * piece_length;
     let mut out = vec![[0u8; 20]; num_pieces];
     parallel(
         &mut out,
-        batch_pieces(piece_length),
+        // At least one piece per lane, or large pieces would be hashed one at a time.
+        batch_pieces(piece_length).max(SHA1_MAX_LANES),
         threads,
-        || Reader::new(files),
-        |reader, first, slots| {
-            for (k, slot) in slots.iter_mut().enumerate() {
-                let mut pos = (first + k) as u64 * piece_length;
-                let end = (pos + piece_length).min(total);
-                // The file holding `pos` (the last one starting at or before it with data there).
-                let mut idx = starts.partition_point(|&s| s <= pos).saturating_sub(1);
-                let mut h = Sha1::new();
-                while pos < end {
-                    let (Some(&start), Some(f)) = (starts.get(idx), files.get(idx)) else {
-                        break;
-                    };
-                    let file_end = start + f.length;
-                    if pos >= file_end {
-                        idx += 1;
-                        continue;
+        || (Reader::new(files), vec![0u8; SHA1_MAX_LANES * LANE_CHUNK]),
+        |(reader, buf), first, slots| {
+            // Pieces of one length side by side, SHA1_MAX_LANES at a time (only the last piece
+            // of the torrent is shorter, and goes alone).
+            let mut k = 0;
+            while k < slots.len() {
+                let len = piece_len(first + k);
+                let lanes = (k..slots.len())
+                    .take(SHA1_MAX_LANES)
+                    .take_while(|&j| piece_len(first + j) == len)
+                    .count()
+                    .max(1);
+                let mut h = Sha1Lanes::new(lanes);
+                let mut off = 0u64;
+                while off < len {
+                    let n = (len - off).min(LANE_CHUNK as u64) as usize;
+                    let mut parts: Vec<&[u8]> = Vec::with_capacity(lanes);
+                    for (j, part) in buf.chunks_mut(LANE_CHUNK).take(lanes).enumerate() {
+                        let part = part.get_mut(..n).unwrap_or_default();
+                        let pos = (first + k + j) as u64 * piece_length + off;
+                        reader.read_concat(&starts, pos, part)?;
+                        parts.push(part);
                     }
-                    let len = (end.min(file_end) - pos).min(CHUNK as u64);
-                    let data = reader.read(idx, pos - start, len as usize)?;
-                    h.update(data);
-                    progress.fetch_add(len, Ordering::Relaxed);
-                    pos += len;
+                    h.update(&parts);
+                    progress.fetch_add((n * lanes) as u64, Ordering::Relaxed);
+                    off += n as u64;
                 }
-                *slot = h.finalize().into();
+                for (slot, digest) in slots.iter_mut().skip(k).zip(h.finalize()) {
+                    *slot = digest;
+                }
+                k += lanes;
             }
             Ok(())
         },
