@@ -11,6 +11,7 @@ mod sources;
 mod startup;
 mod stats;
 mod upload;
+mod verify;
 
 use std::sync::Arc;
 
