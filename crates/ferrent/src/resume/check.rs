@@ -78,8 +78,8 @@ pub struct ResumePlan {
     /// Pieces claimed by the resume data that lie only in files still as saved (and pad
     /// files): trust them without hashing.
     pub trusted: Bitfield,
-    /// Pieces touching a file that differs: hash them ([`crate::Storage::hash_piece_v1`]), claimed
-    /// or not (a piece written after the last save may well be on disk).
+    /// Pieces touching a file that differs: hash them ([`crate::Storage::recheck_pieces`]),
+    /// claimed or not (a piece written after the last save may well be on disk).
     pub recheck: Bitfield,
     /// The files that differ, in layout order (for the log).
     pub changed: Vec<(usize, FileMismatch)>,
@@ -88,8 +88,9 @@ pub struct ResumePlan {
 impl ResumeData {
     /// A finer verdict than [`ResumeData::matches`] for the common case after a crash, where only
     /// the files written since the last save changed: the pieces that lie entirely in unchanged
-    /// files keep their saved state, the others are rechecked one by one. `Err` when the torrent
-    /// itself differs (info-hash, piece or file count of `layout`): recheck everything.
+    /// files keep their saved state, the pieces touching the others are rechecked (with
+    /// [`crate::Storage::recheck_pieces`]). `Err` when the torrent itself differs (info-hash,
+    /// piece or file count of `layout`): recheck everything.
     ///
     /// Trusting a piece here rests on the same rule as [`ResumeData::matches`], per file: a file
     /// with the saved size and mtime holds the saved bytes.

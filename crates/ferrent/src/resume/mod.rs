@@ -63,7 +63,7 @@
 //! so `matches` fails then; after a clean exit (final save after the last write) they match. To
 //! avoid hashing everything after a crash, use [`ResumeData::plan`] instead: pieces lying only in
 //! unchanged files keep their saved state ([`ResumePlan::trusted`]), only the pieces touching a
-//! changed file are hashed ([`ResumePlan::recheck`], with [`crate::Storage::hash_piece_v1`]).
+//! changed file are hashed ([`ResumePlan::recheck`], with [`crate::Storage::recheck_pieces`]).
 //!
 //! ```
 //! use ferrent::FileState;

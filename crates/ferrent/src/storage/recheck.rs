@@ -62,16 +62,42 @@ impl Storage {
     /// Verifies the data on disk against the v1 piece `hashes` (one per piece) and returns the
     /// pieces whose SHA-1 matches.
     ///
-    /// Runs on `threads` threads (0 = all cores); each takes the next piece from a shared
-    /// counter. A piece that lies in a missing file or past the end of a short file is simply
+    /// Runs on `threads` threads (0 = all cores); each takes the next four pieces from a
+    /// shared counter and hashes them side by side ([`Sha1Lanes`]). A piece that lies in a missing file or past the end of a short file is simply
     /// absent (its bytes are not read at all); other I/O errors (`EIO`, permission denied...)
     /// stop the recheck with that error. `progress` is increased by one for every piece done
     /// (matched, failed or absent), for a progress bar. Setting `cancel` stops the workers
-    /// after their current piece and returns [`StorageError::Cancelled`]. Blocking: call it from
+    /// after their current group and returns [`StorageError::Cancelled`]. Blocking: call it from
     /// a dedicated thread or `spawn_blocking`.
     pub fn recheck(
         &self,
         hashes: &[[u8; 20]],
+        threads: usize,
+        progress: &AtomicU64,
+        cancel: &AtomicBool,
+    ) -> Result<Bitfield, StorageError> {
+        self.check_pieces(hashes, None, threads, progress, cancel)
+    }
+
+    /// [`Storage::recheck`] of only the listed pieces (indexes out of range are skipped): the
+    /// result has just those of them that match. For resume data that still covers most
+    /// files, where only the pieces touching a changed file need hashing.
+    pub fn recheck_pieces(
+        &self,
+        hashes: &[[u8; 20]],
+        pieces: &[u32],
+        threads: usize,
+        progress: &AtomicU64,
+        cancel: &AtomicBool,
+    ) -> Result<Bitfield, StorageError> {
+        self.check_pieces(hashes, Some(pieces), threads, progress, cancel)
+    }
+
+    /// The recheck of `only` these pieces, or of all of them.
+    fn check_pieces(
+        &self,
+        hashes: &[[u8; 20]],
+        only: Option<&[u32]>,
         threads: usize,
         progress: &AtomicU64,
         cancel: &AtomicBool,
@@ -108,7 +134,13 @@ impl Storage {
         } else {
             threads
         };
-        let groups = num_pieces.div_ceil(GROUP) as usize;
+        let count = only.map_or(num_pieces as usize, <[u32]>::len);
+        // The n-th piece to check.
+        let nth = |n: usize| match only {
+            Some(list) => list.get(n).copied(),
+            None => u32::try_from(n).ok().filter(|&i| i < num_pieces),
+        };
+        let groups = count.div_ceil(GROUP as usize);
         let threads = threads.clamp(1, groups.max(1));
         let next_group = AtomicU32::new(0);
         let stop = AtomicBool::new(false);
@@ -129,15 +161,15 @@ impl Storage {
                 if stop.load(Ordering::Relaxed) || cancel.load(Ordering::Relaxed) {
                     break;
                 }
-                let first = next_group
-                    .fetch_add(1, Ordering::Relaxed)
-                    .saturating_mul(GROUP);
-                let group: Vec<PieceIndex> = (first..first.saturating_add(GROUP))
-                    .map_while(|i| self.layout.piece(i))
-                    .collect();
-                if group.is_empty() {
+                let first = (next_group.fetch_add(1, Ordering::Relaxed) as usize)
+                    .saturating_mul(GROUP as usize);
+                if first >= count {
                     break;
                 }
+                let group: Vec<PieceIndex> = (first..first.saturating_add(GROUP as usize))
+                    .map_while(nth)
+                    .filter_map(|i| self.layout.piece(i))
+                    .collect();
                 let present: Vec<PieceIndex> =
                     group.iter().copied().filter(|&p| on_disk(p)).collect();
                 match self.hash_pieces(&present, &mut buf) {

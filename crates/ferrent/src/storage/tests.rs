@@ -279,6 +279,42 @@ fn recheck_in_lanes_finds_exactly_the_intact_pieces() {
     }
 }
 
+/// `recheck_pieces` hashes only the listed pieces (in any order; indexes past the end are
+/// skipped) and reports only those that match.
+#[test]
+fn recheck_of_listed_pieces_reports_only_those() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = storage(
+        dir.path(),
+        1000,
+        &[("p/a", 9_500, false)],
+        StorageOptions::default(),
+    );
+    let data = payload(s.layout());
+    let n = s.layout().num_pieces();
+    let hashes: Vec<[u8; 20]> = (0..n)
+        .map(|i| Sha1::digest(piece_bytes(s.layout(), &data, i)).into())
+        .collect();
+    let mut bad = data.clone();
+    bad[3 * 1000 + 5] ^= 1;
+    s.prepare().unwrap();
+    for i in 0..n {
+        s.write_piece(
+            s.layout().piece(i).unwrap(),
+            piece_bytes(s.layout(), &bad, i),
+        )
+        .unwrap();
+    }
+    s.sync().unwrap();
+    let listed = [9, 3, 0, 7, 5, 1, 400];
+    let progress = AtomicU64::new(0);
+    let have = s
+        .recheck_pieces(&hashes, &listed, 2, &progress, &AtomicBool::new(false))
+        .unwrap();
+    assert_eq!(have.ones().collect::<Vec<_>>(), [0, 1, 5, 7, 9]);
+    assert_eq!(progress.into_inner(), 6);
+}
+
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig { cases: 48, ..Default::default() })]
     /// Any geometry: writing every piece (in a shuffled order) then reading every piece and

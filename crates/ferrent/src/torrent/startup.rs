@@ -10,7 +10,7 @@
 //! Blocking: call it from `spawn_blocking`.
 
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 
 use ferrent_core::Metainfo;
 
@@ -61,15 +61,18 @@ pub fn initial_check(
             format!("resume file unusable: {e}")
         }
     };
-    let hashes: Vec<[u8; 20]> = meta
-        .layout()
-        .pieces()
-        .map(|p| meta.piece_hash_v1(p).map_or([0; 20], |h| h.0))
-        .collect();
     let cancel = AtomicBool::new(false);
-    let bits = storage.recheck(&hashes, 0, &stats.checked_pieces, &cancel)?;
+    let bits = storage.recheck(&v1_hashes(meta), 0, &stats.checked_pieces, &cancel)?;
     debug_assert_eq!(bits.len(), num_pieces);
     Ok((bits.ones().collect(), StartupCheck::FullRecheck(reason)))
+}
+
+/// The v1 hash of every piece, in order, for [`Storage::recheck`].
+fn v1_hashes(meta: &Metainfo) -> Vec<[u8; 20]> {
+    meta.layout()
+        .pieces()
+        .map(|p| meta.piece_hash_v1(p).map_or([0; 20], |h| h.0))
+        .collect()
 }
 
 /// Pieces from resume data, or why it cannot be used.
@@ -87,7 +90,7 @@ fn resumed(
         Err(m) => return Ok(Err(format!("resume file does not match: {m}"))),
     };
     let to_check: Vec<u32> = plan.recheck.ones().collect();
-    // Hashing most of the torrent one piece at a time would be slower than the parallel recheck.
+    // When most pieces touch changed files the resume data says little: recheck everything.
     if to_check.len() as u64 * 2 > u64::from(layout.num_pieces()) {
         return Ok(Err(format!(
             "{} of {} pieces touch changed files",
@@ -95,21 +98,13 @@ fn resumed(
             layout.num_pieces()
         )));
     }
-    let mut have: Vec<u32> = plan.trusted.ones().collect();
-    let mut rechecked = 0;
-    for i in to_check {
-        let Some(piece) = layout.piece(i) else {
-            continue;
-        };
-        rechecked += 1;
-        match storage.hash_piece_v1(piece) {
-            Ok(h) if meta.piece_hash_v1(piece).is_some_and(|e| e.0 == h) => have.push(i),
-            Ok(_) => {}
-            Err(e) if e.is_missing_data() => {}
-            Err(e) => return Err(e),
-        }
-    }
+    // Hashed on all cores, four pieces side by side, like a full recheck.
+    let (progress, cancel) = (AtomicU64::new(0), AtomicBool::new(false));
+    let good = storage.recheck_pieces(&v1_hashes(meta), &to_check, 0, &progress, &cancel)?;
+    let rechecked = u32::try_from(to_check.len()).unwrap_or(u32::MAX);
+    let mut have: Vec<u32> = plan.trusted.ones().chain(good.ones()).collect();
     have.sort_unstable();
+    have.dedup();
     let trusted = plan.trusted.count_ones();
     Ok(Ok((have, StartupCheck::Resumed { trusted, rechecked })))
 }
@@ -127,4 +122,72 @@ pub fn save_resume(
     let states = storage.stat_files().map_err(|e| e.to_string())?;
     let data = ResumeData::new(id, have, &states).stamped_now();
     resume::save_atomic(resume_file, &data.encode()).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::StorageOptions;
+    use ferrent_core::{CreateOptions, create_torrent};
+
+    /// Resume data that still matches two of three files: their pieces are trusted, the pieces
+    /// touching the changed file are hashed (side by side, on all cores) and only the one with
+    /// a flipped byte is missing from the result.
+    #[test]
+    fn resume_rechecks_only_pieces_of_a_changed_file() {
+        let root = tempfile::tempdir().unwrap();
+        let t = root.path().join("t");
+        std::fs::create_dir(&t).unwrap();
+        for (name, len) in [("a", 40_000u32), ("b", 30_000), ("c", 50_000)] {
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 7 + len) as u8).collect();
+            std::fs::write(t.join(name), bytes).unwrap();
+        }
+        let options = CreateOptions {
+            piece_length: Some(16 * 1024),
+            ..CreateOptions::default()
+        };
+        let meta = Metainfo::from_bytes(&create_torrent(&t, &options).unwrap().bytes).unwrap();
+        let files = meta.files().iter().map(|f| f.path()).collect();
+        let storage = Storage::open(
+            root.path(),
+            meta.layout().clone(),
+            files,
+            StorageOptions::default(),
+        )
+        .unwrap();
+        let n = meta.layout().num_pieces();
+        let mut all = ferrent_core::Bitfield::new(n);
+        for i in 0..n {
+            all.set(i, true);
+        }
+        let resume_file = root.path().join("resume");
+        save_resume(&storage, meta.info_hash().wire_id(), all, &resume_file).unwrap();
+
+        // Change one byte of "b" (file 1) and its mtime.
+        let b = t.join("b");
+        let mut bytes = std::fs::read(&b).unwrap();
+        bytes[20_000] ^= 1;
+        std::fs::write(&b, &bytes).unwrap();
+        let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000);
+        std::fs::File::options()
+            .write(true)
+            .open(&b)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+
+        let stats = TorrentStats::default();
+        let (have, check) = initial_check(&meta, &storage, &stats, &resume_file).unwrap();
+        let b_pieces = meta.layout().pieces_of_file(1);
+        let broken = (40_000 + 20_000) / (16 * 1024);
+        assert_eq!(
+            check,
+            StartupCheck::Resumed {
+                trusted: n - b_pieces.len() as u32,
+                rechecked: b_pieces.len() as u32,
+            }
+        );
+        let want: Vec<u32> = (0..n).filter(|&i| i != broken).collect();
+        assert_eq!(have, want);
+    }
 }
