@@ -9,17 +9,18 @@
 //! - metainfo, v1, v2 and hybrid, parsed and validated ([`Metainfo`], [`FileEntry`], [`MetainfoError`]),
 //!   untrusted paths made safe ([`path`] rules: [`sanitize_path`]) and piece/file geometry
 //!   ([`Layout`], [`PieceIndex`], [`FileRange`]);
-//! - SHA-1 of several pieces at once, for rechecks and creation ([`Sha1Lanes`]);
+//! - SHA-1 and SHA-256 of several pieces or blocks at once, for rechecks, downloads and creation
+//!   ([`Sha1Lanes`], [`Sha256Lanes`]);
 #![deny(missing_docs)]
 
 mod bitfield;
 mod create;
+mod hash_lanes;
 mod infohash;
 mod layout;
 mod magnet;
 mod metainfo;
 pub mod path;
-mod sha1_lanes;
 
 pub use bitfield::{Bitfield, BitfieldError};
 pub use create::{
@@ -28,6 +29,7 @@ pub use create::{
     PlannedFile, SkipReason, Skipped, TorrentVersion, auto_piece_length, create_torrent,
     default_created_by,
 };
+pub use hash_lanes::{MAX_LANES as MAX_HASH_LANES, Sha1Lanes, Sha256Lanes};
 pub use infohash::{HashParseError, Id20, Id32, InfoHash};
 pub use layout::{
     FileRange, FileRanges, Layout, LayoutError, LayoutFile, MAX_PIECE_LENGTH, MAX_PIECES,
@@ -42,4 +44,3 @@ pub use metainfo::{
     MetainfoError, MetainfoWarning, V2_BLOCK_SIZE,
 };
 pub use path::{MAX_ELEMENT_BYTES, MAX_PATH_DEPTH, PathError, sanitize_element, sanitize_path};
-pub use sha1_lanes::{MAX_LANES as SHA1_MAX_LANES, Sha1Lanes};

@@ -3,7 +3,8 @@
 //! does not hold the others up), reads the data of each piece with positional reads
 //! (`read_exact_at`, no shared file offset, no mmap) in chunks small enough to stay in the L2
 //! cache, and hashes them into the batch's slots. v1 pieces of one length are hashed four at a
-//! time, side by side ([`Sha1Lanes`]). The first error stops all workers.
+//! time, side by side ([`Sha1Lanes`]), and so are v2's 16 KiB leaves (`merkle::leaves`). The
+//! first error stops all workers.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -12,7 +13,7 @@ use std::sync::{Mutex, PoisonError};
 
 use sha1::{Digest, Sha1};
 
-use crate::{SHA1_MAX_LANES, Sha1Lanes};
+use crate::{MAX_HASH_LANES, Sha1Lanes};
 
 use super::merkle::{self, Hash32};
 use super::walk::InputFile;
@@ -24,7 +25,7 @@ const CHUNK: usize = 256 * 1024;
 
 /// Bytes of each piece read per step when v1 pieces are hashed side by side ([`Sha1Lanes`]):
 /// all lanes together fill one [`CHUNK`], which stays in L2 for the hash.
-const LANE_CHUNK: usize = CHUNK / SHA1_MAX_LANES;
+const LANE_CHUNK: usize = CHUNK / MAX_HASH_LANES;
 
 /// Data per batch of pieces handed to a worker: big enough to make the queue lock negligible,
 /// small enough to balance the work between cores at the end.
@@ -193,17 +194,17 @@ pub(crate) fn hash_v1(
     parallel(
         &mut out,
         // At least one piece per lane, or large pieces would be hashed one at a time.
-        batch_pieces(piece_length).max(SHA1_MAX_LANES),
+        batch_pieces(piece_length).max(MAX_HASH_LANES),
         threads,
-        || (Reader::new(files), vec![0u8; SHA1_MAX_LANES * LANE_CHUNK]),
+        || (Reader::new(files), vec![0u8; MAX_HASH_LANES * LANE_CHUNK]),
         |(reader, buf), first, slots| {
-            // Pieces of one length side by side, SHA1_MAX_LANES at a time (only the last piece
+            // Pieces of one length side by side, MAX_HASH_LANES at a time (only the last piece
             // of the torrent is shorter, and goes alone).
             let mut k = 0;
             while k < slots.len() {
                 let len = piece_len(first + k);
                 let lanes = (k..slots.len())
-                    .take(SHA1_MAX_LANES)
+                    .take(MAX_HASH_LANES)
                     .take_while(|&j| piece_len(first + j) == len)
                     .count()
                     .max(1);
@@ -317,8 +318,7 @@ pub(crate) fn hash_aligned(
                     if let Some(h) = &mut h1 {
                         h.update(data);
                     }
-                    st.leaves
-                        .extend(data.chunks(BLOCK_SIZE as usize).map(merkle::leaf));
+                    merkle::leaves(data, BLOCK_SIZE as usize, &mut st.leaves);
                     progress.fetch_add(len, Ordering::Relaxed);
                     pos += len;
                 }

@@ -2,6 +2,8 @@
 
 use sha2::{Digest, Sha256};
 
+use crate::{MAX_HASH_LANES, Sha256Lanes};
+
 /// A SHA-256 hash.
 pub(crate) type Hash32 = [u8; 32];
 
@@ -16,6 +18,22 @@ pub(crate) fn node(left: &Hash32, right: &Hash32) -> Hash32 {
 /// SHA-256 of one block (a leaf).
 pub(crate) fn leaf(block: &[u8]) -> Hash32 {
     Sha256::digest(block).into()
+}
+
+/// Appends the leaf of each `block_size` block of `data` (the last one may be shorter) to
+/// `out`, hashing whole blocks four side by side ([`Sha256Lanes`]).
+pub(crate) fn leaves(data: &[u8], block_size: usize, out: &mut Vec<Hash32>) {
+    let blocks = data.chunks_exact(block_size.max(1));
+    let short = blocks.remainder();
+    let whole: Vec<&[u8]> = blocks.collect();
+    for group in whole.chunks(MAX_HASH_LANES) {
+        let mut lanes = Sha256Lanes::new(group.len());
+        lanes.update(group);
+        out.extend(lanes.finalize());
+    }
+    if !short.is_empty() {
+        out.push(leaf(short));
+    }
 }
 
 /// The root of the tree whose bottom layer is `layer` followed by copies of `pad` up to `width`

@@ -6,12 +6,12 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::SystemTime;
 use std::{fs, io, thread};
 
-use ferrent_core::{Bitfield, PieceIndex, SHA1_MAX_LANES, Sha1Lanes};
+use ferrent_core::{Bitfield, MAX_HASH_LANES, PieceIndex, Sha1Lanes};
 
 use super::{HASH_CHUNK, Storage, StorageError, error::is_missing};
 
 /// Pieces a recheck worker takes at a time: one per SHA-1 lane.
-const GROUP: u32 = SHA1_MAX_LANES as u32;
+const GROUP: u32 = MAX_HASH_LANES as u32;
 
 /// Bytes read per lane per step when pieces are hashed side by side: four lanes of 64 KiB stay
 /// in a core's L2 cache, so the hash reads what the copy from the page cache just wrote.
@@ -222,7 +222,7 @@ impl Storage {
 
 impl Storage {
     /// SHA-1 of each of `pieces`, in order. Pieces of one length are hashed side by side,
-    /// [`SHA1_MAX_LANES`] at a time, reading [`LANE_CHUNK`] of each in turn into `buf`. A piece
+    /// [`MAX_HASH_LANES`] at a time, reading [`LANE_CHUNK`] of each in turn into `buf`. A piece
     /// whose data is missing (shrunk or deleted since the recheck's stat) gets `None`; other
     /// I/O errors are returned.
     fn hash_pieces(
@@ -233,7 +233,7 @@ impl Storage {
         let mut digests = Vec::with_capacity(pieces.len());
         // Only a torrent's last piece can be shorter: split where the length changes.
         let runs = pieces.chunk_by(|a, b| self.layout.piece_len(*a) == self.layout.piece_len(*b));
-        for same_len in runs.flat_map(|run| run.chunks(SHA1_MAX_LANES)) {
+        for same_len in runs.flat_map(|run| run.chunks(MAX_HASH_LANES)) {
             match self.hash_side_by_side(same_len, buf) {
                 Ok(d) => digests.extend(d.into_iter().map(Some)),
                 // One of them failed to read: hash them one by one to tell which.
@@ -251,7 +251,7 @@ impl Storage {
         Ok(digests)
     }
 
-    /// One [`Sha1Lanes`] run over up to [`SHA1_MAX_LANES`] pieces of one length.
+    /// One [`Sha1Lanes`] run over up to [`MAX_HASH_LANES`] pieces of one length.
     fn hash_side_by_side(
         &self,
         pieces: &[PieceIndex],

@@ -1,7 +1,7 @@
 //! Hash checks and writes of complete pieces, off the driver's task.
 //!
 //! Complete pieces wait in one queue. A few blocking workers (one per core) each take up to
-//! [`SHA1_MAX_LANES`] waiting pieces of one length at a time and hash them side by side
+//! [`MAX_HASH_LANES`] waiting pieces of one length at a time and hash them side by side
 //! ([`Sha1Lanes`]: one SHA-1 chain leaves SHA-NI mostly idle, four keep it busy), then write
 //! each piece that matched its BEP 3 hash and report every result back to the driver. Nothing
 //! waits to fill a group: a piece that arrives alone is hashed alone, and groups form only when
@@ -12,7 +12,7 @@ use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use ferrent_core::{Id20, Metainfo, SHA1_MAX_LANES, Sha1Lanes};
+use ferrent_core::{Id20, MAX_HASH_LANES, Metainfo, Sha1Lanes};
 use tokio::sync::mpsc;
 
 use super::core::PieceCheck;
@@ -103,7 +103,7 @@ impl Shared {
         }
     }
 
-    /// Up to [`SHA1_MAX_LANES`] waiting pieces of the first one's length; `None` (and one
+    /// Up to [`MAX_HASH_LANES`] waiting pieces of the first one's length; `None` (and one
     /// worker fewer) when nothing waits.
     fn next_group(&self) -> Option<Vec<(u32, PieceBuf)>> {
         let mut q = lock(&self.state);
@@ -111,8 +111,8 @@ impl Shared {
             q.workers = q.workers.saturating_sub(1);
             return None;
         };
-        let mut group = Vec::with_capacity(SHA1_MAX_LANES);
-        while group.len() < SHA1_MAX_LANES && q.waiting.front().is_some_and(|(_, d)| d.len() == len)
+        let mut group = Vec::with_capacity(MAX_HASH_LANES);
+        while group.len() < MAX_HASH_LANES && q.waiting.front().is_some_and(|(_, d)| d.len() == len)
         {
             group.extend(q.waiting.pop_front());
         }

@@ -1,4 +1,4 @@
-//! The SHA-NI lanes (x86-64 `sha` extension, with SSSE3 and SSE4.1).
+//! SHA-1 lanes with SHA-NI (x86-64 `sha` extension, with SSSE3 and SSE4.1).
 //!
 //! Each lane is the usual SHA-NI SHA-1 block function: the state as `ABCD` in one register and
 //! `E` in the top word of another, 20 `sha1rnds4` of four rounds each, the message schedule
@@ -17,6 +17,13 @@ use std::arch::x86_64::{
 
 use super::{BLOCK, MAX_LANES};
 
+/// Whether this CPU has what the SHA-NI lanes need (std caches the answer).
+pub(super) fn has_sha_ni() -> bool {
+    std::arch::is_x86_feature_detected!("sha")
+        && std::arch::is_x86_feature_detected!("ssse3")
+        && std::arch::is_x86_feature_detected!("sse4.1")
+}
+
 /// Compresses `data[l]` into `states[l]` for the first `lanes` lanes, all with the same number
 /// of whole blocks. Returns false, doing nothing, when the CPU lacks SHA-NI.
 pub(super) fn compress(
@@ -24,10 +31,7 @@ pub(super) fn compress(
     states: &mut [[u32; 5]; MAX_LANES],
     data: [&[u8]; MAX_LANES],
 ) -> bool {
-    if !(std::arch::is_x86_feature_detected!("sha")
-        && std::arch::is_x86_feature_detected!("ssse3")
-        && std::arch::is_x86_feature_detected!("sse4.1"))
-    {
+    if !has_sha_ni() {
         return false;
     }
     let blocks = data.map(|d| &d[..d.len() / BLOCK * BLOCK]);
