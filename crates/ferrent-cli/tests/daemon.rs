@@ -401,6 +401,15 @@ fn daemon_rejects_hostile_requests() {
 
     let r = api.add_torrent(&torrent);
     assert_eq!(r.status, 201, "{}", r.body);
+    // CSRF: a cross-site form cannot stop it (form type), nor can a page of another origin.
+    let stop = format!("{base}/api/torrents/{hash}/stop");
+    let r = api.send(api.http.post(&stop).header("Content-Type", "text/plain"));
+    assert_eq!(r.status, 415, "{}", r.body);
+    let r = api.send(api.http.post(&stop).header("Origin", "http://evil.example"));
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(error(&r).contains("origin"), "{}", r.body);
+    let r = api.send(api.http.post(&stop).header("Origin", base.as_str()));
+    assert_eq!(r.status, 200, "{}", r.body);
     let r = api.add_torrent(&torrent);
     assert_eq!(r.status, 409, "{}", r.body);
     assert!(error(&r).contains("already"), "{}", r.body);

@@ -17,7 +17,7 @@ use std::convert::Infallible;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -26,7 +26,7 @@ use ferrent_core::Id20;
 use futures_util::StreamExt;
 use serde::Deserialize;
 
-use crate::guard::{ContentKind, content_kind, host_allowed};
+use crate::guard::{ContentKind, content_kind, host_allowed, origin_allowed};
 use crate::{Daemon, DaemonError, EVENT_INTERVAL, MAX_BODY_SIZE, TorrentView};
 
 /// The web page: one file, no external assets, no build step.
@@ -73,16 +73,40 @@ fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> Response {
     }
 }
 
-/// 403 unless `Host` names this machine (see [`crate::guard`]).
+/// Before any handler: 403 unless `Host` names this machine; for requests that change
+/// something (any method but GET and HEAD), 403 when a browser says it comes from another
+/// origin (`Origin`), and 415 for a body type other than the API's (so a cross-site HTML form
+/// cannot even stop a torrent). See [`crate::guard`].
 async fn host_guard(State(d): State<Daemon>, req: Request, next: Next) -> Response {
-    let host = req
-        .headers()
-        .get(header::HOST)
-        .map(|h| String::from_utf8_lossy(h.as_bytes()).into_owned());
-    match host {
-        Some(h) if host_allowed(&h, &d.config().allowed_hosts) => next.run(req).await,
-        Some(h) => DaemonError::ForbiddenHost(h).into_response(),
-        None => DaemonError::ForbiddenHost(String::new()).into_response(),
+    match refusal(&d, req.method(), req.headers()) {
+        Some(e) => e.into_response(),
+        None => next.run(req).await,
+    }
+}
+
+/// Why [`host_guard`] refuses a request, if it does.
+fn refusal(d: &Daemon, method: &Method, headers: &HeaderMap) -> Option<DaemonError> {
+    let allowed = &d.config().allowed_hosts;
+    let text = |name| {
+        headers
+            .get(name)
+            .map(|h: &HeaderValue| String::from_utf8_lossy(h.as_bytes()).into_owned())
+    };
+    let host = text(header::HOST).unwrap_or_default();
+    if !host_allowed(&host, allowed) {
+        return Some(DaemonError::ForbiddenHost(host));
+    }
+    if method == Method::GET || method == Method::HEAD {
+        return None;
+    }
+    if let Some(origin) = text(header::ORIGIN)
+        && !origin_allowed(&origin, allowed)
+    {
+        return Some(DaemonError::ForbiddenOrigin(origin));
+    }
+    match text(header::CONTENT_TYPE) {
+        Some(ct) if content_kind(&ct).is_none() => Some(DaemonError::UnsupportedType(ct)),
+        _ => None,
     }
 }
 

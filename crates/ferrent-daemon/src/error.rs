@@ -51,6 +51,9 @@ pub enum DaemonError {
         "host {0:?} is not allowed: use 127.0.0.1, [::1] or localhost (or start the daemon with --allow-host)"
     )]
     ForbiddenHost(String),
+    /// A browser says the request comes from a page of another origin (`Origin` header).
+    #[error("requests from pages of origin {0:?} are not allowed")]
+    ForbiddenOrigin(String),
     /// Too many event streams are open.
     #[error("too many event streams are open (at most {max})")]
     TooManyStreams {
@@ -90,7 +93,7 @@ impl DaemonError {
             | DaemonError::BadMagnet(_)
             | DaemonError::Unsupported(_)
             | DaemonError::BadRequest(_) => 400,
-            DaemonError::ForbiddenHost(_) => 403,
+            DaemonError::ForbiddenHost(_) | DaemonError::ForbiddenOrigin(_) => 403,
             DaemonError::NotFound(_) => 404,
             DaemonError::Duplicate { .. } => 409,
             DaemonError::TooLarge { .. } => 413,

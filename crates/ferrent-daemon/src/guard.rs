@@ -5,11 +5,14 @@
 //!   resolve to 127.0.0.1 and then talk to the daemon as if same-origin; its requests still carry
 //!   `Host: evil.example`. Only loopback names and addresses (and names the operator allowed)
 //!   pass; everything else gets 403.
+//! - [`origin_allowed`]: a request that changes something and says it comes from a page of
+//!   another origin is refused (403), whatever its type.
 //! - [`content_kind`]: **CSRF**. A page on another origin may POST without asking, but only with
 //!   the "simple" content types of HTML forms (`text/plain`, `multipart/form-data`,
 //!   `application/x-www-form-urlencoded`). Any other type needs a CORS preflight, which the
-//!   daemon never grants. So the API accepts exactly `application/x-bittorrent` and
-//!   `application/json` bodies, and the form types get 415.
+//!   daemon never grants. So requests that change something may carry only
+//!   `application/x-bittorrent` or `application/json` bodies (or none), and the form types get
+//!   415, also on stop and start.
 
 use std::net::IpAddr;
 
@@ -56,6 +59,18 @@ pub fn host_allowed(host: &str, allowed: &[String]) -> bool {
         let a = host_name(a).unwrap_or(a);
         a.eq_ignore_ascii_case(name)
     })
+}
+
+/// Whether an `Origin` header (`scheme://host[:port]`, sent by browsers with cross-origin and
+/// most same-origin requests) names this machine by the rules of [`host_allowed`]. `null` (a
+/// sandboxed or file page) and anything malformed do not.
+pub fn origin_allowed(origin: &str, allowed: &[String]) -> bool {
+    let Some((scheme, rest)) = origin.trim().split_once("://") else {
+        return false;
+    };
+    (scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https"))
+        && !rest.contains('/')
+        && host_allowed(rest, allowed)
 }
 
 /// The name or address of a `Host` value, without the port and the brackets of an IPv6
@@ -115,6 +130,23 @@ mod tests {
         assert!(host_allowed("NAS.lan:9091", &allowed));
         assert!(host_allowed("192.168.1.5:9091", &allowed));
         assert!(!host_allowed("192.168.1.6:9091", &allowed));
+    }
+
+    #[test]
+    fn only_local_origins_pass() {
+        assert!(origin_allowed("http://127.0.0.1:9091", &[]));
+        assert!(origin_allowed("http://localhost:9091", &[]));
+        assert!(origin_allowed("https://[::1]", &[]));
+        for bad in [
+            "null",
+            "http://evil.example",
+            "http://127.0.0.1.evil.example:9091",
+            "file://",
+            "http://127.0.0.1/x",
+            "",
+        ] {
+            assert!(!origin_allowed(bad, &[]), "{bad}");
+        }
     }
 
     #[test]

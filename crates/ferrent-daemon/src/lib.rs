@@ -13,9 +13,10 @@
 //!   (a magnet still waiting for its metadata as `<hex>.magnet`) and re-added by
 //!   [`Daemon::restore`]; the engine's resume files in `<state>/resume` spare the recheck.
 //! - **Safety of the HTTP side**: requests whose `Host` is not loopback or an allowed name get
-//!   403 (DNS rebinding); adds accept only `application/x-bittorrent` and `application/json`
-//!   bodies (415 otherwise: a browser cannot send those cross-origin without a CORS preflight,
-//!   which is never granted, so no CSRF); bodies are bounded by [`MAX_BODY_SIZE`], torrents by
+//!   403 (DNS rebinding), and so do changes whose `Origin` is another site; bodies of requests
+//!   that change something must be `application/x-bittorrent` or `application/json` (415
+//!   otherwise: a browser cannot send those cross-origin without a CORS preflight, which is
+//!   never granted, so no CSRF); bodies are bounded by [`MAX_BODY_SIZE`], torrents by
 //!   [`DaemonConfig::max_torrents`], event streams by [`MAX_EVENT_CLIENTS`]. Clients never
 //!   choose where data is written: everything goes into [`DaemonConfig::download_dir`].
 //!
@@ -45,7 +46,7 @@ use std::time::Duration;
 pub use api::router;
 pub use daemon::{Daemon, DaemonConfig};
 pub use error::DaemonError;
-pub use guard::{ContentKind, content_kind, host_allowed};
+pub use guard::{ContentKind, content_kind, host_allowed, origin_allowed};
 pub use view::{Removed, TorrentView};
 
 /// Default most torrents one daemon holds (an add beyond it gets 507). Each running torrent has
