@@ -172,8 +172,14 @@ fn info_hash(s: &Swarm, torrent: &Path) -> String {
     v["info_hash_v1"].as_str().expect("v1 hash").to_string()
 }
 
-/// A payload and its torrent (dead tracker: peers come from --peer or x.pe) in `<dir>/<name>`.
-fn payload_and_torrent(s: &Swarm, name: &str, size: &str, files: u32) -> (PathBuf, PathBuf) {
+/// A payload and its torrent announcing to `tracker`, in `<dir>/<name>`.
+fn payload_and_torrent(
+    s: &Swarm,
+    name: &str,
+    size: &str,
+    files: u32,
+    tracker: &str,
+) -> (PathBuf, PathBuf) {
     let root = s.path(name);
     let mut args = vec![utf8(&root).to_string(), size.to_string()];
     if files > 0 {
@@ -188,7 +194,7 @@ fn payload_and_torrent(s: &Swarm, name: &str, size: &str, files: u32) -> (PathBu
         utf8(&payload),
         utf8(&torrent),
         "--tracker",
-        "http://127.0.0.1:1/announce",
+        tracker,
         "--piece-kib",
         "32",
     ];
@@ -199,29 +205,42 @@ fn payload_and_torrent(s: &Swarm, name: &str, size: &str, files: u32) -> (PathBu
     (payload, torrent)
 }
 
+/// A libtorrent seeder of `torrent` (data `payload`) on `ip`, at a free port, returned.
+fn lt_seed(s: &Swarm, torrent: &Path, payload: &Path, ip: &str) -> u16 {
+    let port = support::free_port(ip.parse().expect("ip")).to_string();
+    let root = payload.parent().expect("payload root");
+    let args = [
+        "libtorrent",
+        utf8(torrent),
+        utf8(root),
+        &port,
+        "--ip",
+        ip,
+        "--ttl",
+        "300",
+    ];
+    assert!(
+        s.script("seed", &args).status.success(),
+        "libtorrent seeder"
+    );
+    port.parse().expect("port")
+}
+
 /// A .torrent (from a libtorrent seeder, via `--peer`) and a magnet (from another, via its
 /// `x.pe`) both complete with the same bytes; the event stream carries them; after SIGTERM
-/// and a restart on the same state both are listed again, complete, with nothing downloaded;
-/// a remove with `delete_data=true` deletes the files and forgets the torrent.
+/// and a restart on the same state both are listed again, complete, with nothing downloaded; a
+/// stopped torrent stays stopped across a restart; a remove with `delete_data=true` deletes the
+/// files and forgets the torrent.
 #[test]
 fn daemon_downloads_restarts_and_removes() {
     let mut s = Swarm::new("daemon");
-    let (p1, t1) = payload_and_torrent(&s, "one", "3M", 5);
-    let (p2, t2) = payload_and_torrent(&s, "two", "2M", 0);
-    let port1 = s.seed_client(
-        "libtorrent",
-        &t1,
-        p1.parent().expect("root"),
-        "127.0.12.11",
-        &[],
-    );
-    let port2 = s.seed_client(
-        "libtorrent",
-        &t2,
-        p2.parent().expect("root"),
-        "127.0.12.12",
-        &[],
-    );
+    // The seeders announce to ferrent's tracker (the harness waits for that); the daemon finds
+    // them through --peer (the .torrent) and x.pe (the magnet, which names no tracker).
+    let (tracker, _) = s.ferrent_tracker();
+    let (p1, t1) = payload_and_torrent(&s, "one", "3M", 5, &tracker);
+    let (p2, t2) = payload_and_torrent(&s, "two", "2M", 0, &tracker);
+    let port1 = lt_seed(&s, &t1, &p1, "127.0.12.11");
+    let port2 = lt_seed(&s, &t2, &p2, "127.0.12.12");
     let (h1, h2) = (info_hash(&s, &t1), info_hash(&s, &t2));
     let (dl, state) = (s.path("dl"), s.path("state"));
     let peer = format!("127.0.12.11:{port1}");
@@ -274,7 +293,7 @@ fn daemon_downloads_restarts_and_removes() {
         assert_eq!(v["downloaded"], 0, "{v}");
     }
 
-    // Stop, start, then remove with the data.
+    // A torrent the user stopped stays stopped across a restart, until started.
     let r = api.post(
         &format!("/api/torrents/{h2}/stop"),
         "application/json",
@@ -286,13 +305,22 @@ fn daemon_downloads_restarts_and_removes() {
         "{}",
         r.body
     );
+    let status = s.terminate("daemon2", Duration::from_secs(30));
+    assert!(status.is_some_and(|st| st.success()), "exit: {status:?}");
+    let api = Api::new(&start_daemon(&mut s, "daemon3", &dl, &state, &[]));
+    api.wait_for(&h1, "came back", |v| v["state"] == "seeding");
+    let v = api.get(&format!("/api/torrents/{h2}")).body;
+    assert_eq!(v["state"], "stopped", "{v}");
     let r = api.post(
         &format!("/api/torrents/{h2}/start"),
         "application/json",
         Vec::new(),
     );
     assert_eq!(r.status, 200, "{}", r.body);
-    api.wait_for(&h2, "restarted", |v| v["state"] == "seeding");
+    let v = api.wait_for(&h2, "restarted", |v| v["state"] == "seeding");
+    assert_eq!(v["downloaded"], 0, "{v}");
+
+    // Remove with the data, then without.
     let r = api.delete(&format!("/api/torrents/{h2}?delete_data=true"));
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["deleted_files"], 1, "{}", r.body);
@@ -307,7 +335,7 @@ fn daemon_downloads_restarts_and_removes() {
         .expect("state")
         .count();
     assert_eq!(saved, 0, "saved metainfo left behind");
-    let status = s.terminate("daemon2", Duration::from_secs(30));
+    let status = s.terminate("daemon3", Duration::from_secs(30));
     assert!(status.is_some_and(|st| st.success()), "exit: {status:?}");
 }
 
@@ -315,7 +343,7 @@ fn daemon_downloads_restarts_and_removes() {
 #[test]
 fn daemon_rejects_hostile_requests() {
     let mut s = Swarm::new("daemon-hostile");
-    let (_, torrent) = payload_and_torrent(&s, "small", "100K", 0);
+    let (_, torrent) = payload_and_torrent(&s, "small", "100K", 0, "http://127.0.0.1:1/announce");
     let hash = info_hash(&s, &torrent);
     let (dl, state) = (s.path("dl"), s.path("state"));
     let api = Api::new(&start_daemon(&mut s, "daemon", &dl, &state, &[]));

@@ -165,7 +165,10 @@ async fn stop(State(d): State<Daemon>, Path(hash): Path<String>) -> Response {
 }
 
 async fn start(State(d): State<Daemon>, Path(hash): Path<String>) -> Response {
-    reply(StatusCode::OK, parse_hash(&hash).and_then(|id| d.start(id)))
+    match parse_hash(&hash) {
+        Ok(id) => reply(StatusCode::OK, d.start(id).await),
+        Err(e) => e.into_response(),
+    }
 }
 
 async fn remove(State(d): State<Daemon>, Path(hash): Path<String>, uri: Uri) -> Response {

@@ -226,7 +226,7 @@ impl Daemon {
         }
         let id = meta.info_hash().wire_id();
         let meta = Arc::new(meta);
-        self.reserve(id, meta.name().to_owned(), Some(meta.clone()), None)?;
+        self.reserve(id, meta.name().to_owned(), Some(meta.clone()), None, false)?;
         let (store, owned) = (self.inner.store.clone(), bytes.to_vec());
         let saved = tokio::task::spawn_blocking(move || store.save_torrent(id, &owned))
             .await
@@ -251,7 +251,7 @@ impl Daemon {
         }
         let id = magnet.info_hash.wire_id();
         let name = magnet.name.clone().unwrap_or_else(|| id.to_hex());
-        let token = self.reserve(id, name, None, Some(magnet.clone()))?;
+        let token = self.reserve(id, name, None, Some(magnet.clone()), false)?;
         let (store, text) = (self.inner.store.clone(), magnet.to_string());
         let saved = tokio::task::spawn_blocking(move || store.save_magnet(id, &text))
             .await
@@ -270,14 +270,15 @@ impl Daemon {
         self.get(id)
     }
 
-    /// Inserts a new entry (starting, or fetching when there is no metadata; the fetch's
-    /// cancel token is returned) after the duplicate, capacity and shutdown checks.
+    /// Inserts a new entry (stopped; else starting, or fetching when there is no metadata: the
+    /// fetch's cancel token is returned) after the duplicate, capacity and shutdown checks.
     fn reserve(
         &self,
         id: Id20,
         name: String,
         meta: Option<Arc<Metainfo>>,
         magnet: Option<Magnet>,
+        stopped: bool,
     ) -> Result<Option<CancellationToken>, DaemonError> {
         if self.inner.closing.is_cancelled() {
             return Err(DaemonError::ShuttingDown);
@@ -294,8 +295,9 @@ impl Daemon {
         if t.map.len() + t.removing.len() >= max {
             return Err(DaemonError::Full { max });
         }
-        let token = meta.is_none().then(CancellationToken::new);
+        let token = (meta.is_none() && !stopped).then(CancellationToken::new);
         let status = match &token {
+            _ if stopped => Status::Stopped,
             Some(tok) => Status::Fetching(tok.clone()),
             None => Status::Starting,
         };
@@ -427,6 +429,7 @@ impl Daemon {
     /// Stops a torrent (closing its connections, announcing `stopped`, saving resume data).
     /// Waits for a start-up check in progress to end first. Stopping a stopped torrent is fine.
     pub async fn stop(&self, id: Id20) -> Result<TorrentView, DaemonError> {
+        // `None`: a metadata fetch, cancelled at once; no engine torrent to wait for.
         let op = {
             let mut t = self.lock();
             let e = t
@@ -437,9 +440,14 @@ impl Daemon {
                 token.cancel();
                 e.epoch += 1;
                 e.status = Status::Stopped;
-                return Ok(e.view(id));
+                None
+            } else {
+                Some(e.op.clone())
             }
-            e.op.clone()
+        };
+        self.mark_stopped(id, true).await;
+        let Some(op) = op else {
+            return self.get(id);
         };
         let _guard = op.lock().await;
         let handle = {
@@ -470,12 +478,26 @@ impl Daemon {
         self.get(id)
     }
 
+    /// Records (in the state directory) whether the user stopped `id`; errors are logged: the
+    /// torrent itself is stopped or started either way.
+    async fn mark_stopped(&self, id: Id20, stopped: bool) {
+        let store = self.inner.store.clone();
+        let marked = tokio::task::spawn_blocking(move || store.set_stopped(id, stopped)).await;
+        match marked {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!("cannot record that {id} is stopped: {e}"),
+            Err(e) => tracing::warn!("cannot record that {id} is stopped: {e}"),
+        }
+    }
+
     /// Starts a stopped or failed torrent again (fetching a magnet's metadata again when it
     /// never arrived). Starting a running torrent is fine.
-    pub fn start(&self, id: Id20) -> Result<TorrentView, DaemonError> {
+    pub async fn start(&self, id: Id20) -> Result<TorrentView, DaemonError> {
         if self.inner.closing.is_cancelled() {
             return Err(DaemonError::ShuttingDown);
         }
+        self.get(id)?;
+        self.mark_stopped(id, false).await;
         let mut t = self.lock();
         let e = t
             .map
@@ -571,16 +593,21 @@ impl Daemon {
             .await
             .unwrap_or_default();
         let mut n = 0;
-        for (id, s) in saved {
+        for (id, s, stopped) in saved {
             let added = match s {
                 Saved::Torrent(meta) => {
                     let meta: Arc<Metainfo> = Arc::from(meta);
-                    self.reserve(id, meta.name().to_owned(), Some(meta.clone()), None)
-                        .map(|_| self.spawn_start(id, meta, Vec::new(), 0))
+                    let name = meta.name().to_owned();
+                    self.reserve(id, name, Some(meta.clone()), None, stopped)
+                        .map(|_| {
+                            if !stopped {
+                                self.spawn_start(id, meta, Vec::new(), 0);
+                            }
+                        })
                 }
                 Saved::Magnet(magnet) => {
                     let name = magnet.name.clone().unwrap_or_else(|| id.to_hex());
-                    self.reserve(id, name, None, Some(magnet.clone()))
+                    self.reserve(id, name, None, Some(magnet.clone()), stopped)
                         .map(|token| {
                             if let Some(token) = token {
                                 self.spawn_fetch(id, magnet, token, 0);

@@ -3,6 +3,7 @@
 //! ```text
 //! <state>/torrents/<40 hex>.torrent   metainfo of each torrent (saved on add, removed on remove)
 //! <state>/torrents/<40 hex>.magnet    a magnet link whose metadata has not arrived yet
+//! <state>/torrents/<40 hex>.stopped   empty: the user stopped it, so a restart does not start it
 //! <state>/resume/                     the engine's resume files (`ferrent::resume`)
 //! ```
 //!
@@ -75,19 +76,32 @@ impl Store {
         Ok(())
     }
 
-    /// Forgets a torrent: its metainfo or magnet file (and, with `resume`, its resume file).
+    /// Records whether the user stopped the torrent (kept across restarts).
+    pub(crate) fn set_stopped(&self, id: Id20, stopped: bool) -> Result<(), DaemonError> {
+        let marker = self.path(id, "stopped");
+        if stopped {
+            ferrent::resume::save_atomic(&marker, b"")?;
+        } else {
+            remove_if_present(&marker);
+        }
+        Ok(())
+    }
+
+    /// Forgets a torrent: its metainfo or magnet file, its stopped mark (and, with `resume`, its
+    /// resume file).
     pub(crate) fn remove(&self, id: Id20, resume: bool) {
         remove_if_present(&self.path(id, "torrent"));
         remove_if_present(&self.path(id, "magnet"));
+        remove_if_present(&self.path(id, "stopped"));
         if resume {
             remove_if_present(&ferrent::resume::resume_path(&self.resume, id));
         }
     }
 
-    /// Every torrent saved, at most `max`, in file-name order. Skipped with a warning: files
-    /// that do not parse, whose name is not their info-hash, or temp files of an interrupted
-    /// save (removed).
-    pub(crate) fn load_all(&self, max: usize) -> Vec<(Id20, Saved)> {
+    /// Every torrent saved, at most `max`, in file-name order, with whether it was stopped.
+    /// Skipped with a warning: files that do not parse, whose name is not their info-hash, or
+    /// temp files of an interrupted save (removed).
+    pub(crate) fn load_all(&self, max: usize) -> Vec<(Id20, Saved, bool)> {
         let entries = match std::fs::read_dir(&self.torrents) {
             Ok(e) => e,
             Err(e) => {
@@ -126,7 +140,12 @@ impl Store {
                 Err(why) => tracing::warn!("{}: {why}; ignored", path.display()),
             }
         }
-        out
+        out.into_iter()
+            .map(|(id, saved)| {
+                let stopped = self.path(id, "stopped").exists();
+                (id, saved, stopped)
+            })
+            .collect()
     }
 }
 
@@ -166,5 +185,52 @@ fn remove_if_present(path: &Path) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => tracing::warn!("cannot remove {}: {e}", path.display()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const INFO: &[u8] =
+        b"d6:lengthi5e4:name1:a12:piece lengthi16384e6:pieces20:01234567890123456789e";
+
+    #[test]
+    fn saved_torrents_come_back_and_bad_files_are_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let meta = Metainfo::from_info_bytes(INFO).unwrap();
+        let id = meta.info_hash().wire_id();
+        store.save_torrent(id, &meta.to_torrent_file()).unwrap();
+        store.set_stopped(id, true).unwrap();
+        let other = Id20::from_hex("0123456789abcdef0123456789abcdef01234567").unwrap();
+        let link = format!("magnet:?xt=urn:btih:{}&dn=m", other.to_hex());
+        store.save_magnet(other, &link).unwrap();
+        let t = dir.path().join("torrents");
+        // Garbage, a torrent under the wrong name, a stray file, a temp file of a crashed save.
+        std::fs::write(t.join(format!("{}.torrent", "ab".repeat(20))), b"junk").unwrap();
+        std::fs::copy(
+            t.join(format!("{}.torrent", id.to_hex())),
+            t.join(format!("{}.torrent", "cd".repeat(20))),
+        )
+        .unwrap();
+        std::fs::write(t.join("notes.txt"), b"x").unwrap();
+        let tmp = t.join(format!("{}.torrent.tmp.1.2", id.to_hex()));
+        std::fs::write(&tmp, b"half").unwrap();
+
+        let loaded = store.load_all(10);
+        let ids: Vec<(Id20, bool)> = loaded.iter().map(|(i, _, s)| (*i, *s)).collect();
+        assert_eq!(ids, vec![(other, false), (id, true)]);
+        assert!(matches!(loaded[0].1, Saved::Magnet(_)));
+        assert!(matches!(&loaded[1].1, Saved::Torrent(m) if m.name() == "a"));
+        assert!(!tmp.exists());
+        assert_eq!(store.load_all(1).len(), 1);
+
+        // The metadata arrives: the magnet file goes; removing forgets everything.
+        store.save_torrent(other, &meta.to_torrent_file()).unwrap();
+        assert!(!t.join(format!("{}.magnet", other.to_hex())).exists());
+        store.remove(id, true);
+        assert!(!t.join(format!("{}.torrent", id.to_hex())).exists());
+        assert!(!t.join(format!("{}.stopped", id.to_hex())).exists());
     }
 }
