@@ -17,19 +17,20 @@
 //!   that change something must be `application/x-bittorrent` or `application/json` (415
 //!   otherwise: a browser cannot send those cross-origin without a CORS preflight, which is
 //!   never granted, so no CSRF); bodies are bounded by [`MAX_BODY_SIZE`], torrents by
-//!   [`DaemonConfig::max_torrents`], event streams by [`MAX_EVENT_CLIENTS`]. Clients never
-//!   choose where data is written: everything goes into [`DaemonConfig::download_dir`].
+//!   [`DaemonConfig::max_torrents`], event streams by [`MAX_EVENT_CLIENTS`], connections by
+//!   [`BoundedListener`]. Clients never choose where data is written: everything goes into
+//!   [`DaemonConfig::download_dir`].
 //!
 //! `docs/daemon.md` walks through the design and the API.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! use ferrent_daemon::{Daemon, DaemonConfig, router};
+//! use ferrent_daemon::{BoundedListener, Daemon, DaemonConfig, MAX_HTTP_CONNECTIONS, router};
 //! let session = ferrent::Session::new(ferrent::SessionConfig::default())?;
 //! let daemon = Daemon::new(session, DaemonConfig::new("downloads", "downloads/.ferrent-daemon"))?;
 //! daemon.restore().await;
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:9091").await?;
-//! axum::serve(listener, router(daemon.clone())).await?;
+//! axum::serve(BoundedListener::new(listener, MAX_HTTP_CONNECTIONS), router(daemon.clone())).await?;
 //! # Ok(()) }
 //! ```
 #![deny(missing_docs)]
@@ -38,6 +39,7 @@ mod api;
 mod daemon;
 mod error;
 mod guard;
+mod listener;
 mod store;
 mod view;
 
@@ -47,6 +49,7 @@ pub use api::router;
 pub use daemon::{Daemon, DaemonConfig};
 pub use error::DaemonError;
 pub use guard::{ContentKind, content_kind, host_allowed, origin_allowed};
+pub use listener::{BoundedListener, BoundedStream};
 pub use view::{Removed, TorrentView};
 
 /// Default most torrents one daemon holds (an add beyond it gets 507). Each running torrent has
@@ -57,6 +60,10 @@ pub const MAX_TORRENTS: usize = 500;
 /// Largest request body accepted (413 beyond): a `.torrent` file's info dictionary may be
 /// [`ferrent_core::MAX_INFO_SIZE`], plus 1 MiB for the rest of the file (trackers, comments).
 pub const MAX_BODY_SIZE: usize = ferrent_core::MAX_INFO_SIZE + 1024 * 1024;
+
+/// Most HTTP connections open at once ([`BoundedListener`]); more wait in the accept queue.
+/// Above [`MAX_EVENT_CLIENTS`], so API calls still get through while every event stream is open.
+pub const MAX_HTTP_CONNECTIONS: usize = 64;
 
 /// Most `/api/events` streams open at once (503 beyond): each holds a task and a connection.
 pub const MAX_EVENT_CLIENTS: usize = 32;

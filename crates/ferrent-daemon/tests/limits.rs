@@ -1,16 +1,22 @@
 //! The daemon's bounds, in process (a [`Daemon`] over a session with no listener, its router on
 //! 127.0.0.1:0, reqwest as the client): the torrent limit answers 507, the event-stream limit
-//! 503, and a stream's slot comes back once its client goes away; a seeded torrent's data is
-//! deleted by a remove with `delete_data=true` but the user's other files stay.
+//! 503, and a stream's slot comes back once its client goes away; connections beyond the limit
+//! wait for one to close; a seeded torrent's data is deleted by a remove with
+//! `delete_data=true` but the user's other files stay.
 
 use std::path::Path;
 use std::time::Duration;
 
-use ferrent_daemon::{Daemon, DaemonConfig, MAX_EVENT_CLIENTS, router};
+use ferrent_daemon::{BoundedListener, Daemon, DaemonConfig, MAX_EVENT_CLIENTS, router};
 
 /// A daemon holding at most `max_torrents`, served on a free loopback port; returns it and
 /// its base URL. The server task ends with the test's runtime.
 async fn serve(dir: &Path, max_torrents: usize) -> (Daemon, String) {
+    serve_with(dir, max_torrents, 64).await
+}
+
+/// [`serve`] with at most `max_conns` HTTP connections.
+async fn serve_with(dir: &Path, max_torrents: usize, max_conns: usize) -> (Daemon, String) {
     let session = ferrent::Session::new(ferrent::SessionConfig::default()).expect("session");
     let mut config = DaemonConfig::new(dir.join("dl"), dir.join("state"));
     config.max_torrents = max_torrents;
@@ -20,6 +26,7 @@ async fn serve(dir: &Path, max_torrents: usize) -> (Daemon, String) {
         .expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     let app = router(daemon.clone());
+    let listener = BoundedListener::new(listener, max_conns);
     tokio::spawn(async move { axum::serve(listener, app).await });
     (daemon, base)
 }
@@ -165,5 +172,32 @@ async fn delete_data_removes_only_the_torrents_files() {
     assert_eq!(v["deleted_files"], 1, "{v}");
     assert!(!dl.join("seeded.bin").exists());
     assert!(dl.join("mine.txt").exists());
+    daemon.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_beyond_the_limit_wait_for_one_to_close() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (daemon, base) = serve_with(dir.path(), 10, 2).await;
+    let addr = base.trim_start_matches("http://").to_string();
+    // Two idle clients take both slots.
+    let first = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    let _second = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    let http = client();
+    let url = format!("{base}/api/torrents");
+    let waiting = tokio::spawn({
+        let http = http.clone();
+        async move { http.get(url).send().await.map(|r| r.status().as_u16()) }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!waiting.is_finished(), "a third connection was served");
+    // One goes away: the waiting request gets its turn.
+    drop(first);
+    let status = waiting.await.expect("task").expect("request");
+    assert_eq!(status, 200);
     daemon.shutdown().await;
 }

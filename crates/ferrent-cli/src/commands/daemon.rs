@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
-use ferrent_daemon::{Daemon, DaemonConfig, router};
+use ferrent_daemon::{BoundedListener, Daemon, DaemonConfig, MAX_HTTP_CONNECTIONS, router};
 
 /// The state directory's name inside --dir when --state is not given (hidden, like the resume
 /// files and the DHT table).
@@ -79,6 +79,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     );
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let listener = BoundedListener::new(listener, MAX_HTTP_CONNECTIONS);
     let server = axum::serve(listener, router(daemon.clone())).with_graceful_shutdown(async {
         let _ = stop_rx.await;
     });
