@@ -144,7 +144,7 @@ impl Daemon {
             path: config.download_dir.clone(),
             source,
         })?;
-        let store = Store::open(&config.state_dir)?;
+        let store = Store::open(&config.state_dir, &config.download_dir)?;
         let daemon = Daemon {
             inner: Arc::new(Inner {
                 session,
@@ -223,6 +223,12 @@ impl Daemon {
             return Err(DaemonError::Unsupported(
                 "v2-only torrents cannot be downloaded yet (no v1 piece hashes)".into(),
             ));
+        }
+        if let Some(path) = self.inner.store.clash(&meta) {
+            return Err(DaemonError::Unsupported(format!(
+                "its file {} would be written into the daemon's state directory",
+                path.display()
+            )));
         }
         let id = meta.info_hash().wire_id();
         let meta = Arc::new(meta);
@@ -407,6 +413,17 @@ impl Daemon {
                 return;
             }
         };
+        if let Some(path) = self.inner.store.clash(&meta) {
+            let mut t = self.lock();
+            if let Some(e) = t.map.get_mut(&id).filter(|e| e.epoch == epoch) {
+                e.status = Status::Failed;
+                e.error = Some(format!(
+                    "its file {} would be written into the daemon's state directory",
+                    path.display()
+                ));
+            }
+            return;
+        }
         let (store, bytes) = (self.inner.store.clone(), meta.to_torrent_file());
         match tokio::task::spawn_blocking(move || store.save_torrent(id, &bytes)).await {
             Ok(Ok(())) => {}
@@ -595,6 +612,10 @@ impl Daemon {
         let mut n = 0;
         for (id, s, stopped) in saved {
             let added = match s {
+                Saved::Torrent(meta) if self.inner.store.clash(&meta).is_some() => {
+                    tracing::warn!("{id} would write into the state directory: not restored");
+                    continue;
+                }
                 Saved::Torrent(meta) => {
                     let meta: Arc<Metainfo> = Arc::from(meta);
                     let name = meta.name().to_owned();

@@ -32,6 +32,9 @@ pub(crate) enum Saved {
 pub(crate) struct Store {
     torrents: PathBuf,
     resume: PathBuf,
+    /// The state's directories as paths relative to the download directory, when they are
+    /// inside it (the default, `DIR/.ferrent-daemon`): no torrent may write there.
+    reserved: Vec<PathBuf>,
 }
 
 fn dir_err(path: &Path) -> impl FnOnce(std::io::Error) -> DaemonError + '_ {
@@ -42,16 +45,44 @@ fn dir_err(path: &Path) -> impl FnOnce(std::io::Error) -> DaemonError + '_ {
 }
 
 impl Store {
-    /// Creates the directories under `state` when missing.
-    pub(crate) fn open(state: &Path) -> Result<Store, DaemonError> {
-        let store = Store {
+    /// Creates the directories under `state` when missing; `download_dir` (existing) is where
+    /// torrents write, to keep them out of the state.
+    pub(crate) fn open(state: &Path, download_dir: &Path) -> Result<Store, DaemonError> {
+        let mut store = Store {
             torrents: state.join("torrents"),
             resume: state.join("resume"),
+            reserved: Vec::new(),
         };
         for d in [&store.torrents, &store.resume] {
             std::fs::create_dir_all(d).map_err(dir_err(d))?;
         }
+        // Compared as canonical paths: `--state` may spell the same place differently. The
+        // whole state directory when it is below the download directory (its DHT table too);
+        // when they are one directory, the daemon's own subdirectories.
+        let canon = |d: &Path| std::fs::canonicalize(d).map_err(dir_err(d));
+        let dl = canon(download_dir)?;
+        let rel = |d: &Path| -> Result<Option<PathBuf>, DaemonError> {
+            Ok(canon(d)?.strip_prefix(&dl).ok().map(Path::to_path_buf))
+        };
+        match rel(state)? {
+            Some(r) if r.as_os_str().is_empty() => {
+                for d in [&store.torrents, &store.resume] {
+                    store.reserved.extend(rel(d)?);
+                }
+            }
+            r => store.reserved.extend(r),
+        }
         Ok(store)
+    }
+
+    /// The first file of `meta` that would land in the state directory (a torrent named
+    /// `.ferrent-daemon` with a file `torrents/<hash>.torrent` could replace what the daemon
+    /// loads at start, or lie in a resume file), if any.
+    pub(crate) fn clash(&self, meta: &Metainfo) -> Option<PathBuf> {
+        meta.files()
+            .iter()
+            .map(|f| f.path())
+            .find(|p| self.reserved.iter().any(|r| p.starts_with(r)))
     }
 
     /// Where the engine keeps resume files.
@@ -198,7 +229,7 @@ mod tests {
     #[test]
     fn saved_torrents_come_back_and_bad_files_are_skipped() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
+        let store = Store::open(dir.path(), dir.path()).unwrap();
         let meta = Metainfo::from_info_bytes(INFO).unwrap();
         let id = meta.info_hash().wire_id();
         store.save_torrent(id, &meta.to_torrent_file()).unwrap();
@@ -232,5 +263,38 @@ mod tests {
         store.remove(id, true);
         assert!(!t.join(format!("{}.torrent", id.to_hex())).exists());
         assert!(!t.join(format!("{}.stopped", id.to_hex())).exists());
+    }
+
+    #[test]
+    fn torrents_cannot_write_into_the_state_directory() {
+        let dl = tempfile::tempdir().unwrap();
+        let store = Store::open(&dl.path().join(".ferrent-daemon"), dl.path()).unwrap();
+        let file = |name: &str| {
+            let info = format!(
+                "d5:filesld6:lengthi5e4:pathl{}:{}eee4:name15:.ferrent-daemon12:piece lengthi16384e6:pieces20:01234567890123456789e",
+                name.len(),
+                name
+            );
+            Metainfo::from_info_bytes(info.as_bytes()).unwrap()
+        };
+        assert_eq!(
+            store.clash(&file("torrents")),
+            Some(PathBuf::from(".ferrent-daemon/torrents"))
+        );
+        assert_eq!(
+            store.clash(&file(".ferrent-dht")),
+            Some(PathBuf::from(".ferrent-daemon/.ferrent-dht"))
+        );
+        // State and data in one directory: only the daemon's own subdirectories are off limits.
+        let store = Store::open(dl.path(), dl.path()).unwrap();
+        assert_eq!(store.clash(&file("other")), None);
+        let resume =
+            "d6:lengthi5e4:name6:resume12:piece lengthi16384e6:pieces20:01234567890123456789e";
+        let resume = Metainfo::from_info_bytes(resume.as_bytes()).unwrap();
+        assert_eq!(store.clash(&resume), Some(PathBuf::from("resume")));
+        // A state directory elsewhere reserves nothing in the download directory.
+        let elsewhere = tempfile::tempdir().unwrap();
+        let store = Store::open(elsewhere.path(), dl.path()).unwrap();
+        assert_eq!(store.clash(&file("torrents")), None);
     }
 }
