@@ -33,6 +33,8 @@ enum Command {
     Share(commands::share::Args),
     /// Run a BitTorrent tracker (HTTP and UDP).
     Tracker(commands::tracker::Args),
+    /// Run torrents in the background, driven by an HTTP JSON API and a web page.
+    Daemon(commands::daemon::Args),
 }
 
 fn main() -> ExitCode {
@@ -56,6 +58,7 @@ fn main() -> ExitCode {
         Command::Seed(a) => commands::seed::run(a),
         Command::Share(a) => commands::share::run(a),
         Command::Tracker(a) => commands::tracker::run(a),
+        Command::Daemon(a) => commands::daemon::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -60,7 +60,7 @@ pub use picker::{
 };
 pub use session::{AddTorrent, Session, SessionConfig, SessionError};
 pub use storage::{
-    DIRECT_ALIGN, FileState, HASH_CHUNK, MAX_OPEN_FILES, PieceBuf, Preallocate, Storage,
-    StorageError, StorageOptions,
+    DIRECT_ALIGN, FileState, HASH_CHUNK, MAX_OPEN_FILES, PieceBuf, Preallocate, RemovedFiles,
+    Storage, StorageError, StorageOptions,
 };
 pub use torrent::{PeerSources, StatsSnapshot, TorrentHandle, TorrentState};

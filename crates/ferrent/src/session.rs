@@ -344,7 +344,10 @@ impl Session {
             num_want: crate::torrent::NUM_WANT,
             key: rand::random(),
         };
-        for url in TrackerTiers::new(tiers.clone(), &mut rand::rng()).attempt_order() {
+        // The order is taken before the first await: the thread-local RNG must not live across
+        // one, or this future could not be spawned on a multi-threaded runtime (the daemon does).
+        let order = TrackerTiers::new(tiers.clone(), &mut rand::rng()).attempt_order();
+        for url in order {
             match self.tracker.announce(&url, &params).await {
                 Ok(out) => {
                     peers.extend(out.peers);

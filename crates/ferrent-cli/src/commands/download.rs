@@ -100,7 +100,7 @@ async fn fetch(session: &ferrent::Session, args: Args) -> anyhow::Result<()> {
             meta.files().len()
         );
         if let Some(path) = &args.save_torrent {
-            std::fs::write(path, torrent_file(&meta))
+            std::fs::write(path, meta.to_torrent_file())
                 .with_context(|| format!("cannot write {}", path.display()))?;
             println!("{}: saved {}", meta.name(), path.display());
         }
@@ -401,38 +401,4 @@ impl MetadataView {
             b.finish_and_clear();
         }
     }
-}
-
-/// A .torrent file for metadata fetched from peers: the raw info dictionary (its bytes are what
-/// the info-hash is over) with the magnet's trackers.
-fn torrent_file(meta: &ferrent_core::Metainfo) -> Vec<u8> {
-    use ferrent_bencode::write_bytes;
-    let mut out = vec![b'd'];
-    let tiers = meta.trackers();
-    if let Some(first) = tiers.first().and_then(|t| t.first()) {
-        write_bytes(&mut out, b"announce");
-        write_bytes(&mut out, first.as_bytes());
-        write_bytes(&mut out, b"announce-list");
-        out.push(b'l');
-        for tier in &tiers {
-            out.push(b'l');
-            for url in tier {
-                write_bytes(&mut out, url.as_bytes());
-            }
-            out.push(b'e');
-        }
-        out.push(b'e');
-    }
-    write_bytes(&mut out, b"info");
-    out.extend_from_slice(meta.info_bytes());
-    if !meta.url_list().is_empty() {
-        write_bytes(&mut out, b"url-list");
-        out.push(b'l');
-        for u in meta.url_list() {
-            write_bytes(&mut out, u.as_bytes());
-        }
-        out.push(b'e');
-    }
-    out.push(b'e');
-    out
 }

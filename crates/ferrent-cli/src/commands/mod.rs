@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod create;
+pub mod daemon;
 pub mod demo;
 pub mod download;
 pub mod info;

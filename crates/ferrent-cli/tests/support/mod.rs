@@ -211,6 +211,27 @@ impl Swarm {
         }
     }
 
+    /// Stops the background process started under `log` with SIGTERM (a clean shutdown) and
+    /// waits for it (bounded by `timeout`, then SIGKILL). Returns its exit status, `None` when
+    /// it had to be killed or is unknown.
+    pub fn terminate(&mut self, log: &str, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let i = self.children.iter().position(|(l, _)| l == log)?;
+        let (_, mut c) = self.children.remove(i);
+        let _ = Command::new("kill")
+            .args(["-TERM", &c.id().to_string()])
+            .status();
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if let Ok(Some(status)) = c.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = c.kill();
+        let _ = c.wait();
+        None
+    }
+
     /// Runs `ferrent ARGS` to completion (bounded by `timeout`), returning its output.
     pub fn run_ferrent(&self, args: &[&str], timeout: Duration) -> Output {
         let mut child = Command::new(env!("CARGO_BIN_EXE_ferrent"))

@@ -37,6 +37,7 @@ mod file;
 mod limits;
 mod v1;
 mod v2;
+mod write;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -134,6 +134,14 @@ pub enum StorageError {
     /// A recheck was cancelled through its cancel flag.
     #[error("recheck cancelled")]
     Cancelled,
+    /// Deleting a file or directory of the torrent failed ([`super::Storage::remove_files`]).
+    #[error("cannot remove {path}: {source}")]
+    Remove {
+        /// The file or directory.
+        path: PathBuf,
+        /// The operating system's reason.
+        source: io::Error,
+    },
 }
 
 impl StorageError {
@@ -147,7 +155,8 @@ impl StorageError {
             | StorageError::Read { path, .. }
             | StorageError::Sync { path, .. }
             | StorageError::Allocate { path, .. }
-            | StorageError::Stat { path, .. } => Some(path),
+            | StorageError::Stat { path, .. }
+            | StorageError::Remove { path, .. } => Some(path),
             _ => None,
         }
     }
@@ -161,7 +170,8 @@ impl StorageError {
             | StorageError::Read { source, .. }
             | StorageError::Sync { source, .. }
             | StorageError::Allocate { source, .. }
-            | StorageError::Stat { source, .. } => Some(source),
+            | StorageError::Stat { source, .. }
+            | StorageError::Remove { source, .. } => Some(source),
             _ => None,
         }
     }

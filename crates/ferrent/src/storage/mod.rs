@@ -18,6 +18,7 @@ mod nowait;
 mod paths;
 mod piece_buf;
 mod recheck;
+mod remove;
 
 use std::cell::RefCell;
 use std::fs::File;
@@ -33,6 +34,7 @@ pub use error::StorageError;
 pub use handles::MAX_OPEN_FILES;
 pub use piece_buf::{DIRECT_ALIGN, PieceBuf};
 pub use recheck::FileState;
+pub use remove::RemovedFiles;
 
 use handles::{Access, Handles};
 

@@ -424,3 +424,49 @@ fn direct_and_buffered_writes_store_the_same_bytes() {
         }
     }
 }
+
+#[test]
+fn remove_files_deletes_only_the_torrents_files_and_empty_dirs() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = storage(
+        dir.path(),
+        4,
+        &[("t/a", 3, false), ("t/pad", 1, true), ("t/sub/b", 6, false)],
+        StorageOptions::default(),
+    );
+    let data = payload(s.layout());
+    for i in 0..s.layout().num_pieces() {
+        let p = s.layout().piece(i).unwrap();
+        s.write_piece(p, piece_bytes(s.layout(), &data, i)).unwrap();
+    }
+    // Something of the user's beside the torrent, and inside its directory.
+    std::fs::write(dir.path().join("keep"), b"x").unwrap();
+    std::fs::write(dir.path().join("t/sub/mine"), b"x").unwrap();
+    // A directory the user linked elsewhere: the file behind it is not the torrent's to delete.
+    let elsewhere = tempfile::tempdir().unwrap();
+    std::fs::write(elsewhere.path().join("c"), b"y").unwrap();
+    std::os::unix::fs::symlink(elsewhere.path(), dir.path().join("t/link")).unwrap();
+    let linked = storage(
+        dir.path(),
+        4,
+        &[("t/link/c", 1, false)],
+        StorageOptions::default(),
+    );
+    assert_eq!(linked.remove_files().unwrap().skipped_links, 1);
+    assert!(elsewhere.path().join("c").exists());
+    std::fs::remove_file(dir.path().join("t/link")).unwrap();
+
+    let r = s.remove_files().unwrap();
+    assert_eq!((r.files, r.skipped_links), (2, 0));
+    assert!(!dir.path().join("t/a").exists());
+    assert!(!dir.path().join("t/sub/b").exists());
+    // t/sub still holds the user's file, so it and t stay; the download directory always stays.
+    assert!(dir.path().join("t/sub/mine").exists());
+    assert!(dir.path().join("keep").exists());
+    std::fs::remove_file(dir.path().join("t/sub/mine")).unwrap();
+    // Missing files are fine; now the empty directories go too.
+    let r = s.remove_files().unwrap();
+    assert_eq!((r.files, r.dirs), (0, 2));
+    assert!(!dir.path().join("t").exists());
+    assert!(dir.path().exists());
+}
