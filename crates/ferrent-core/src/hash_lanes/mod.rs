@@ -28,6 +28,8 @@
 //! ```
 
 #[cfg(target_arch = "x86_64")]
+mod x86;
+#[cfg(target_arch = "x86_64")]
 mod x86_sha1;
 #[cfg(target_arch = "x86_64")]
 mod x86_sha256;

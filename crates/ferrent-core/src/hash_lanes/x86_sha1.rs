@@ -6,23 +6,16 @@
 //! groups back. The lanes are written one after another inside each round group, so the CPU
 //! overlaps their independent dependency chains.
 //!
-//! The only `unsafe` is the 16-byte unaligned load of a block (bounds shown by the slice
-//! type) and the call into the `target_feature` function after the CPU was checked.
+//! No `unsafe` here: the loads and the CPU check are in [`super::x86`].
 
 use std::arch::x86_64::{
-    __m128i, _mm_add_epi32, _mm_extract_epi32, _mm_loadu_si128, _mm_set_epi32, _mm_set_epi64x,
-    _mm_setzero_si128, _mm_sha1msg1_epu32, _mm_sha1msg2_epu32, _mm_sha1nexte_epu32,
-    _mm_sha1rnds4_epu32, _mm_shuffle_epi8, _mm_xor_si128,
+    _mm_add_epi32, _mm_extract_epi32, _mm_set_epi32, _mm_set_epi64x, _mm_setzero_si128,
+    _mm_sha1msg1_epu32, _mm_sha1msg2_epu32, _mm_sha1nexte_epu32, _mm_sha1rnds4_epu32,
+    _mm_xor_si128,
 };
 
+use super::x86::{self, load};
 use super::{BLOCK, MAX_LANES};
-
-/// Whether this CPU has what the SHA-NI lanes need (std caches the answer).
-pub(super) fn has_sha_ni() -> bool {
-    std::arch::is_x86_feature_detected!("sha")
-        && std::arch::is_x86_feature_detected!("ssse3")
-        && std::arch::is_x86_feature_detected!("sse4.1")
-}
 
 /// Compresses `data[l]` into `states[l]` for the first `lanes` lanes, all with the same number
 /// of whole blocks. Returns false, doing nothing, when the CPU lacks SHA-NI.
@@ -31,35 +24,12 @@ pub(super) fn compress(
     states: &mut [[u32; 5]; MAX_LANES],
     data: [&[u8]; MAX_LANES],
 ) -> bool {
-    if !has_sha_ni() {
-        return false;
-    }
-    let blocks = data.map(|d| &d[..d.len() / BLOCK * BLOCK]);
-    // SAFETY: the CPU has every feature the functions are compiled for (checked above).
-    unsafe {
-        match lanes {
-            1 => lanes_n::<1>(states, blocks),
-            2 => lanes_n::<2>(states, blocks),
-            3 => lanes_n::<3>(states, blocks),
-            _ => lanes_n::<4>(states, blocks),
-        }
-    }
-    true
-}
-
-/// Bytes `at..at + 16` of `data` as four big-endian words, the first word in the top lane
-/// (zeros if `data` is too short, which the callers rule out).
-#[inline]
-#[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
-fn load(data: &[u8], at: usize) -> __m128i {
-    let mask = _mm_set_epi64x(0x0001_0203_0405_0607, 0x0809_0a0b_0c0d_0e0f);
-    let bytes: &[u8; 16] = data
-        .get(at..at + 16)
-        .and_then(|b| b.try_into().ok())
-        .unwrap_or(&[0; 16]);
-    // SAFETY: `bytes` is 16 readable bytes; `loadu` has no alignment requirement.
-    let word = unsafe { _mm_loadu_si128(bytes.as_ptr().cast()) };
-    _mm_shuffle_epi8(word, mask)
+    x86::compress(
+        lanes,
+        states,
+        data,
+        [lanes_n::<1>, lanes_n::<2>, lanes_n::<3>, lanes_n::<4>],
+    )
 }
 
 /// `N` lanes of the block function; lanes beyond `N` are left alone. Every lane must have as
@@ -67,6 +37,7 @@ fn load(data: &[u8], at: usize) -> __m128i {
 #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
 fn lanes_n<const N: usize>(states: &mut [[u32; 5]; MAX_LANES], blocks: [&[u8]; MAX_LANES]) {
     let zero = _mm_setzero_si128();
+    let mask = _mm_set_epi64x(0x0001_0203_0405_0607, 0x0809_0a0b_0c0d_0e0f);
     let mut abcd = [zero; N];
     let mut e0 = [zero; N];
     for l in 0..N {
@@ -88,10 +59,10 @@ fn lanes_n<const N: usize>(states: &mut [[u32; 5]; MAX_LANES], blocks: [&[u8]; M
         for l in 0..N {
             let (lane, at) = (blocks[l], b * BLOCK);
             w[l] = [
-                load(lane, at),
-                load(lane, at + 16),
-                load(lane, at + 32),
-                load(lane, at + 48),
+                load(lane, at, mask),
+                load(lane, at + 16, mask),
+                load(lane, at + 32, mask),
+                load(lane, at + 48, mask),
             ];
             abcd[l] = _mm_sha1rnds4_epu32::<0>(abcd[l], _mm_add_epi32(e0[l], w[l][0]));
         }

@@ -7,11 +7,12 @@
 //! (3.7 GB/s per core with four lanes here, 1.8 GB/s with one).
 
 use std::arch::x86_64::{
-    __m128i, _mm_add_epi32, _mm_alignr_epi8, _mm_extract_epi32, _mm_loadu_si128, _mm_set_epi32,
-    _mm_set_epi64x, _mm_setzero_si128, _mm_sha256msg1_epu32, _mm_sha256msg2_epu32,
-    _mm_sha256rnds2_epu32, _mm_shuffle_epi8, _mm_shuffle_epi32,
+    __m128i, _mm_add_epi32, _mm_alignr_epi8, _mm_extract_epi32, _mm_set_epi32, _mm_set_epi64x,
+    _mm_setzero_si128, _mm_sha256msg1_epu32, _mm_sha256msg2_epu32, _mm_sha256rnds2_epu32,
+    _mm_shuffle_epi32,
 };
 
+use super::x86::{self, load};
 use super::{BLOCK, MAX_LANES};
 
 /// The round constants (FIPS 180-4, 4.2.2).
@@ -33,35 +34,12 @@ pub(super) fn compress(
     states: &mut [[u32; 8]; MAX_LANES],
     data: [&[u8]; MAX_LANES],
 ) -> bool {
-    if !super::x86_sha1::has_sha_ni() {
-        return false;
-    }
-    let blocks = data.map(|d| &d[..d.len() / BLOCK * BLOCK]);
-    // SAFETY: the CPU has every feature the functions are compiled for (checked above).
-    unsafe {
-        match lanes {
-            1 => lanes_n::<1>(states, blocks),
-            2 => lanes_n::<2>(states, blocks),
-            3 => lanes_n::<3>(states, blocks),
-            _ => lanes_n::<4>(states, blocks),
-        }
-    }
-    true
-}
-
-/// Bytes `at..at + 16` of `data` as four big-endian words, the first in the bottom lane (zeros
-/// if `data` is too short, which the callers rule out).
-#[inline]
-#[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
-fn load(data: &[u8], at: usize) -> __m128i {
-    let mask = _mm_set_epi64x(0x0C0D_0E0F_0809_0A0B, 0x0405_0607_0001_0203);
-    let bytes: &[u8; 16] = data
-        .get(at..at + 16)
-        .and_then(|b| b.try_into().ok())
-        .unwrap_or(&[0; 16]);
-    // SAFETY: `bytes` is 16 readable bytes; `loadu` has no alignment requirement.
-    let word = unsafe { _mm_loadu_si128(bytes.as_ptr().cast()) };
-    _mm_shuffle_epi8(word, mask)
+    x86::compress(
+        lanes,
+        states,
+        data,
+        [lanes_n::<1>, lanes_n::<2>, lanes_n::<3>, lanes_n::<4>],
+    )
 }
 
 /// `N` lanes of the block function; lanes beyond `N` are left alone. Lanes hash as many
@@ -69,6 +47,7 @@ fn load(data: &[u8], at: usize) -> __m128i {
 #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
 fn lanes_n<const N: usize>(states: &mut [[u32; 8]; MAX_LANES], blocks: [&[u8]; MAX_LANES]) {
     let zero = _mm_setzero_si128();
+    let mask = _mm_set_epi64x(0x0C0D_0E0F_0809_0A0B, 0x0405_0607_0001_0203);
     let mut abef = [zero; N];
     let mut cdgh = [zero; N];
     for l in 0..N {
@@ -88,10 +67,10 @@ fn lanes_n<const N: usize>(states: &mut [[u32; 8]; MAX_LANES], blocks: [&[u8]; M
         for l in 0..N {
             let (lane, at) = (blocks[l], b * BLOCK);
             w[l] = [
-                load(lane, at),
-                load(lane, at + 16),
-                load(lane, at + 32),
-                load(lane, at + 48),
+                load(lane, at, mask),
+                load(lane, at + 16, mask),
+                load(lane, at + 32, mask),
+                load(lane, at + 48, mask),
             ];
         }
         // Rounds 4i..4i+4.
