@@ -230,7 +230,7 @@ impl Sha256Lanes {
 
 fn compress_sha1(lanes: usize, states: &mut [[u32; 5]; MAX_LANES], data: [&[u8]; MAX_LANES]) {
     #[cfg(target_arch = "x86_64")]
-    if x86_sha1::compress(lanes, states, data) {
+    if x86::compress(lanes, states, data, x86_sha1::BY_LANE_COUNT) {
         return;
     }
     one_by_one(lanes, states, data, sha1::block_api::compress);
@@ -238,7 +238,7 @@ fn compress_sha1(lanes: usize, states: &mut [[u32; 5]; MAX_LANES], data: [&[u8];
 
 fn compress_sha256(lanes: usize, states: &mut [[u32; 8]; MAX_LANES], data: [&[u8]; MAX_LANES]) {
     #[cfg(target_arch = "x86_64")]
-    if x86_sha256::compress(lanes, states, data) {
+    if x86::compress(lanes, states, data, x86_sha256::BY_LANE_COUNT) {
         return;
     }
     one_by_one(lanes, states, data, sha2::block_api::compress256);

@@ -17,20 +17,9 @@ use std::arch::x86_64::{
 use super::x86::{self, load};
 use super::{BLOCK, MAX_LANES};
 
-/// Compresses `data[l]` into `states[l]` for the first `lanes` lanes, all with the same number
-/// of whole blocks. Returns false, doing nothing, when the CPU lacks SHA-NI.
-pub(super) fn compress(
-    lanes: usize,
-    states: &mut [[u32; 5]; MAX_LANES],
-    data: [&[u8]; MAX_LANES],
-) -> bool {
-    x86::compress(
-        lanes,
-        states,
-        data,
-        [lanes_n::<1>, lanes_n::<2>, lanes_n::<3>, lanes_n::<4>],
-    )
-}
+/// The block functions for 1 to [`MAX_LANES`] lanes, for [`x86::compress`].
+pub(super) const BY_LANE_COUNT: x86::ByLaneCount<[u32; 5]> =
+    [lanes_n::<1>, lanes_n::<2>, lanes_n::<3>, lanes_n::<4>];
 
 /// `N` lanes of the block function; lanes beyond `N` are left alone. Every lane must have as
 /// many blocks as lane 0 (the caller feeds equal lengths; extra blocks are ignored).

@@ -27,20 +27,9 @@ const K: [u32; 64] = [
     0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
 ];
 
-/// Compresses `data[l]` into `states[l]` for the first `lanes` lanes, all with the same number
-/// of whole blocks. Returns false, doing nothing, when the CPU lacks SHA-NI.
-pub(super) fn compress(
-    lanes: usize,
-    states: &mut [[u32; 8]; MAX_LANES],
-    data: [&[u8]; MAX_LANES],
-) -> bool {
-    x86::compress(
-        lanes,
-        states,
-        data,
-        [lanes_n::<1>, lanes_n::<2>, lanes_n::<3>, lanes_n::<4>],
-    )
-}
+/// The block functions for 1 to [`MAX_LANES`] lanes, for [`x86::compress`].
+pub(super) const BY_LANE_COUNT: x86::ByLaneCount<[u32; 8]> =
+    [lanes_n::<1>, lanes_n::<2>, lanes_n::<3>, lanes_n::<4>];
 
 /// `N` lanes of the block function; lanes beyond `N` are left alone. Lanes hash as many
 /// blocks as the shortest has (the caller feeds equal lengths).
