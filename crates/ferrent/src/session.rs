@@ -152,6 +152,15 @@ pub enum SessionError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// A file of the torrent would sit where ferrent keeps its own files in the download
+    /// directory ([`crate::resume::is_reserved_name`]).
+    #[error(
+        "the torrent's file {path:?} has a name ferrent keeps for its own files in the download directory (resume data, DHT table); refusing to save it there"
+    )]
+    ReservedPath {
+        /// The file's path in the torrent.
+        path: PathBuf,
+    },
     /// A background task failed.
     #[error("internal task failed: {0}")]
     Task(String),
@@ -432,9 +441,17 @@ impl Session {
                 "v2-only torrents cannot be downloaded yet (no v1 piece hashes)".into(),
             ));
         }
+        let top_is_reserved = |p: &PathBuf| {
+            p.components()
+                .next()
+                .is_some_and(|c| crate::resume::is_reserved_name(&c.as_os_str().to_string_lossy()))
+        };
+        let files: Vec<PathBuf> = meta.files().iter().map(|f| f.path()).collect();
+        if let Some(path) = files.iter().find(|p| top_is_reserved(p)) {
+            return Err(SessionError::ReservedPath { path: path.clone() });
+        }
         let meta = Arc::new(meta);
         let layout = meta.layout().clone();
-        let files = meta.files().iter().map(|f| f.path()).collect();
         let storage = Arc::new(Storage::open(
             &add.save_dir,
             layout.clone(),

@@ -116,6 +116,17 @@ pub const MAX_RESUME_SIZE: usize = 64 * 1024 * 1024;
 /// Suffix of the resume file name (after the hex info-hash).
 pub const RESUME_SUFFIX: &str = ".ferrent-resume";
 
+/// Whether `name`, at the top of a download directory, is one ferrent keeps for its own files
+/// there: resume files (`.<hex>.ferrent-resume`, and their temp files) and anything starting
+/// with `.ferrent` (the CLI's DHT table `.ferrent-dht`, the daemon's `.ferrent-daemon`).
+/// [`crate::Session::add_torrent`] refuses a torrent with a file or directory of such a name at
+/// its top, so a torrent can neither overwrite those files nor have its data overwritten by
+/// them (a single-file torrent named `.ferrent-dht` would otherwise receive the DHT table
+/// every five minutes).
+pub fn is_reserved_name(name: &str) -> bool {
+    name.starts_with(".ferrent") || (name.starts_with('.') && name.contains(RESUME_SUFFIX))
+}
+
 /// The resume file of the torrent with wire id `info_hash` kept in `dir` (normally the download
 /// directory, see the module doc): `<dir>/.<hex info-hash>.ferrent-resume`.
 pub fn resume_path(dir: &Path, info_hash: Id20) -> PathBuf {
