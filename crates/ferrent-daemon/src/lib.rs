@@ -65,6 +65,11 @@ pub const MAX_BODY_SIZE: usize = ferrent_core::MAX_INFO_SIZE + 1024 * 1024;
 /// Above [`MAX_EVENT_CLIENTS`], so API calls still get through while every event stream is open.
 pub const MAX_HTTP_CONNECTIONS: usize = 64;
 
+/// A connection with no byte read or written for this long is closed ([`BoundedListener`]), so
+/// idle clients cannot keep every one of the [`MAX_HTTP_CONNECTIONS`] slots. Well above
+/// [`EVENT_INTERVAL`], which keeps an event stream busy.
+pub const HTTP_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Most `/api/events` streams open at once (503 beyond): each holds a task and a connection.
 pub const MAX_EVENT_CLIENTS: usize = 32;
 

@@ -1,38 +1,75 @@
 //! [`BoundedListener`]: at most N HTTP connections at once. `axum::serve` accepts without limit;
 //! this listener takes a slot before each accept and the connection gives it back when it
 //! closes, so beyond the limit new clients wait in the kernel's accept queue (backpressure)
-//! instead of each costing the daemon a task and buffers.
+//! instead of each costing the daemon a task and buffers. A connection with no traffic either
+//! way for the idle timeout ([`crate::HTTP_IDLE_TIMEOUT`] by default) is closed, so idle
+//! clients cannot keep every slot.
 
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::{Instant, Sleep};
 
 /// A TCP listener for `axum::serve` that keeps at most `max` connections open.
 pub struct BoundedListener {
     inner: TcpListener,
     slots: Arc<Semaphore>,
+    idle: Duration,
 }
 
 impl BoundedListener {
-    /// Wraps `inner`, allowing `max` connections at once (at least 1).
+    /// Wraps `inner`, allowing `max` connections at once (at least 1), each closed after
+    /// [`crate::HTTP_IDLE_TIMEOUT`] without traffic.
     pub fn new(inner: TcpListener, max: usize) -> Self {
         BoundedListener {
             inner,
             slots: Arc::new(Semaphore::new(max.max(1))),
+            idle: crate::HTTP_IDLE_TIMEOUT,
         }
+    }
+
+    /// The same with another idle timeout (tests use a short one).
+    pub fn with_idle_timeout(mut self, idle: Duration) -> Self {
+        self.idle = idle;
+        self
     }
 }
 
-/// An accepted connection holding its slot until dropped.
+/// An accepted connection holding its slot until dropped; reading or writing fails with
+/// `TimedOut` once it has been idle too long, which makes the server close it.
 pub struct BoundedStream {
     stream: TcpStream,
     _slot: OwnedSemaphorePermit,
+    idle: Duration,
+    /// When the connection counts as idle; moved on by every byte read or written.
+    deadline: Pin<Box<Sleep>>,
+}
+
+impl BoundedStream {
+    /// Moves the deadline on after traffic.
+    fn touch(&mut self) {
+        let next = Instant::now() + self.idle;
+        self.deadline.as_mut().reset(next);
+    }
+
+    /// On a `Pending` read or write: an error once the deadline has passed (the timer wakes the
+    /// task when it does), else still `Pending`.
+    fn idle_check<T>(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<T>> {
+        match self.deadline.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "HTTP connection idle for too long",
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
 }
 
 impl axum::serve::Listener for BoundedListener {
@@ -49,6 +86,8 @@ impl axum::serve::Listener for BoundedListener {
             BoundedStream {
                 stream,
                 _slot: slot,
+                idle: self.idle,
+                deadline: Box::pin(tokio::time::sleep(self.idle)),
             },
             addr,
         )
@@ -65,7 +104,14 @@ impl AsyncRead for BoundedStream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_read(cx, buf)
+        let this = self.get_mut();
+        match Pin::new(&mut this.stream).poll_read(cx, buf) {
+            Poll::Pending => this.idle_check(cx),
+            ready => {
+                this.touch();
+                ready
+            }
+        }
     }
 }
 
@@ -75,7 +121,14 @@ impl AsyncWrite for BoundedStream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+        let this = self.get_mut();
+        match Pin::new(&mut this.stream).poll_write(cx, buf) {
+            Poll::Pending => this.idle_check(cx),
+            ready => {
+                this.touch();
+                ready
+            }
+        }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -91,7 +144,14 @@ impl AsyncWrite for BoundedStream {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
+        let this = self.get_mut();
+        match Pin::new(&mut this.stream).poll_write_vectored(cx, bufs) {
+            Poll::Pending => this.idle_check(cx),
+            ready => {
+                this.touch();
+                ready
+            }
+        }
     }
 
     fn is_write_vectored(&self) -> bool {

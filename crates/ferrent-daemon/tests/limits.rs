@@ -1,22 +1,32 @@
 //! The daemon's bounds, in process (a [`Daemon`] over a session with no listener, its router on
 //! 127.0.0.1:0, reqwest as the client): the torrent limit answers 507, the event-stream limit
 //! 503, and a stream's slot comes back once its client goes away; connections beyond the limit
-//! wait for one to close; a seeded torrent's data is deleted by a remove with
+//! wait for one to close, and a connection idle too long is closed while an event stream stays;
+//! a seeded torrent's data is deleted by a remove with
 //! `delete_data=true` but the user's other files stay.
 
 use std::path::Path;
 use std::time::Duration;
 
-use ferrent_daemon::{BoundedListener, Daemon, DaemonConfig, MAX_EVENT_CLIENTS, router};
+use ferrent_daemon::{
+    BoundedListener, Daemon, DaemonConfig, EVENT_INTERVAL, HTTP_IDLE_TIMEOUT, MAX_EVENT_CLIENTS,
+    router,
+};
 
 /// A daemon holding at most `max_torrents`, served on a free loopback port; returns it and
 /// its base URL. The server task ends with the test's runtime.
 async fn serve(dir: &Path, max_torrents: usize) -> (Daemon, String) {
-    serve_with(dir, max_torrents, 64).await
+    serve_with(dir, max_torrents, 64, HTTP_IDLE_TIMEOUT).await
 }
 
-/// [`serve`] with at most `max_conns` HTTP connections.
-async fn serve_with(dir: &Path, max_torrents: usize, max_conns: usize) -> (Daemon, String) {
+/// [`serve`] with at most `max_conns` HTTP connections, each closed after `idle` without
+/// traffic.
+async fn serve_with(
+    dir: &Path,
+    max_torrents: usize,
+    max_conns: usize,
+    idle: Duration,
+) -> (Daemon, String) {
     let session = ferrent::Session::new(ferrent::SessionConfig::default()).expect("session");
     let mut config = DaemonConfig::new(dir.join("dl"), dir.join("state"));
     config.max_torrents = max_torrents;
@@ -26,7 +36,7 @@ async fn serve_with(dir: &Path, max_torrents: usize, max_conns: usize) -> (Daemo
         .expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     let app = router(daemon.clone());
-    let listener = BoundedListener::new(listener, max_conns);
+    let listener = BoundedListener::new(listener, max_conns).with_idle_timeout(idle);
     tokio::spawn(async move { axum::serve(listener, app).await });
     (daemon, base)
 }
@@ -178,7 +188,7 @@ async fn delete_data_removes_only_the_torrents_files() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_beyond_the_limit_wait_for_one_to_close() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (daemon, base) = serve_with(dir.path(), 10, 2).await;
+    let (daemon, base) = serve_with(dir.path(), 10, 2, HTTP_IDLE_TIMEOUT).await;
     let addr = base.trim_start_matches("http://").to_string();
     // Two idle clients take both slots.
     let first = tokio::net::TcpStream::connect(&addr)
@@ -199,5 +209,50 @@ async fn connections_beyond_the_limit_wait_for_one_to_close() {
     drop(first);
     let status = waiting.await.expect("task").expect("request");
     assert_eq!(status, 200);
+    daemon.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_are_closed_and_event_streams_stay_open() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let idle = EVENT_INTERVAL + Duration::from_millis(500);
+    let (daemon, base) = serve_with(dir.path(), 10, 4, idle).await;
+    let addr = base.trim_start_matches("http://").to_string();
+    let http = client();
+    let mut events = http
+        .get(format!("{base}/api/events"))
+        .send()
+        .await
+        .expect("events");
+    assert_eq!(events.status().as_u16(), 200);
+
+    // A client that connects and says nothing is closed (EOF or reset), not kept forever.
+    use tokio::io::AsyncReadExt;
+    let mut silent = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    let mut byte = [0u8; 1];
+    let closed = tokio::time::timeout(Duration::from_secs(15), silent.read(&mut byte)).await;
+    assert!(
+        matches!(closed, Ok(Ok(0)) | Ok(Err(_))),
+        "an idle connection stayed open: {closed:?}"
+    );
+
+    // Meanwhile the event stream, written every EVENT_INTERVAL, outlives the idle timeout: it
+    // goes on to deliver an event for each interval up to twice the idle time (one event at
+    // the start, then one per interval), where a stream closed as idle would end after two.
+    let needed = 2 + (2 * idle.as_millis() / EVENT_INTERVAL.as_millis()) as usize;
+    let mut seen = 0;
+    while seen < needed {
+        let chunk = tokio::time::timeout(Duration::from_secs(10), events.chunk())
+            .await
+            .expect("the event stream went quiet")
+            .expect("the event stream failed");
+        let Some(bytes) = chunk else {
+            panic!("the event stream was closed");
+        };
+        seen += String::from_utf8_lossy(&bytes).matches("data:").count();
+    }
+    drop(events);
     daemon.shutdown().await;
 }
