@@ -46,9 +46,9 @@ pub struct NetArgs {
     /// off. (Public routers such as router.bittorrent.com:6881 work on the internet.)
     #[arg(long = "dht-bootstrap", value_name = "HOST:PORT")]
     pub dht_bootstrap: Vec<String>,
-    /// Where the DHT routing table is kept between runs (default: `.ferrent-dht` in the data
-    /// directory, beside the resume files). Loaded at start as extra bootstrap nodes, saved
-    /// every 5 minutes and at exit. Used only with --dht-bootstrap.
+    /// Where the DHT routing table is kept between runs (default: `.ferrent-dht` beside the
+    /// resume files: the data directory, or the daemon's state directory). Loaded at start as
+    /// extra bootstrap nodes, saved every 5 minutes and at exit. Used only with --dht-bootstrap.
     #[arg(long = "dht-state", value_name = "PATH")]
     pub dht_state: Option<PathBuf>,
     /// Period of each torrent's DHT lookup and announce (BEP 5).
