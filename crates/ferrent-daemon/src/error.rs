@@ -77,6 +77,12 @@ pub enum DaemonError {
         /// The operating system's reason.
         source: std::io::Error,
     },
+    /// Another process (a second daemon) holds the state directory's lock.
+    #[error("state directory {path} is in use by another ferrent daemon")]
+    StateInUse {
+        /// The state directory.
+        path: PathBuf,
+    },
     /// Deleting the torrent's data failed.
     #[error("deleting the data: {0}")]
     Storage(#[from] ferrent::StorageError),
@@ -92,7 +98,8 @@ impl DaemonError {
             DaemonError::BadTorrent(_)
             | DaemonError::BadMagnet(_)
             | DaemonError::Unsupported(_)
-            | DaemonError::BadRequest(_) => 400,
+            | DaemonError::BadRequest(_)
+            | DaemonError::Session(ferrent::SessionError::ReservedPath { .. }) => 400,
             DaemonError::ForbiddenHost(_) | DaemonError::ForbiddenOrigin(_) => 403,
             DaemonError::NotFound(_) => 404,
             DaemonError::Duplicate { .. } => 409,
@@ -103,6 +110,7 @@ impl DaemonError {
             DaemonError::Session(_)
             | DaemonError::Save(_)
             | DaemonError::StateDir { .. }
+            | DaemonError::StateInUse { .. }
             | DaemonError::Storage(_)
             | DaemonError::Task(_) => 500,
         }

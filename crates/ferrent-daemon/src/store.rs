@@ -5,6 +5,7 @@
 //! <state>/torrents/<40 hex>.magnet    a magnet link whose metadata has not arrived yet
 //! <state>/torrents/<40 hex>.stopped   empty: the user stopped it, so a restart does not start it
 //! <state>/resume/                     the engine's resume files (`ferrent::resume`)
+//! <state>/lock                        held locked (`flock`) while a daemon uses the directory
 //! ```
 //!
 //! Every write is crash-safe ([`ferrent::resume::save_atomic`]: temp file, fsync, rename, fsync
@@ -12,8 +13,10 @@
 //! bounded ([`crate::MAX_BODY_SIZE`] per file) and a bad file is skipped with a warning, never
 //! fatal: one corrupt file must not keep the daemon from starting. All calls block.
 
+use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use ferrent_core::{Id20, Magnet, Metainfo};
 
@@ -35,6 +38,9 @@ pub(crate) struct Store {
     /// The state's directories as paths relative to the download directory, when they are
     /// inside it (the default, `DIR/.ferrent-daemon`): no torrent may write there.
     reserved: Vec<PathBuf>,
+    /// `<state>/lock`, locked for as long as the store lives: a second daemon on the same
+    /// state directory would save and remove the same files behind this one's back.
+    _lock: Arc<File>,
 }
 
 fn dir_err(path: &Path) -> impl FnOnce(std::io::Error) -> DaemonError + '_ {
@@ -44,18 +50,42 @@ fn dir_err(path: &Path) -> impl FnOnce(std::io::Error) -> DaemonError + '_ {
     }
 }
 
+/// Opens and locks `<state>/lock` (an exclusive `flock`, released when the file closes, also
+/// when the process dies); [`DaemonError::StateInUse`] when another process holds it.
+fn lock_state(state: &Path) -> Result<File, DaemonError> {
+    let path = state.join("lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(dir_err(&path))?;
+    match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(file),
+        Err(e) if e == rustix::io::Errno::WOULDBLOCK => Err(DaemonError::StateInUse {
+            path: state.to_path_buf(),
+        }),
+        Err(e) => Err(DaemonError::StateDir {
+            path,
+            source: e.into(),
+        }),
+    }
+}
+
 impl Store {
     /// Creates the directories under `state` when missing; `download_dir` (existing) is where
     /// torrents write, to keep them out of the state.
     pub(crate) fn open(state: &Path, download_dir: &Path) -> Result<Store, DaemonError> {
-        let mut store = Store {
-            torrents: state.join("torrents"),
-            resume: state.join("resume"),
-            reserved: Vec::new(),
-        };
-        for d in [&store.torrents, &store.resume] {
+        let (torrents, resume) = (state.join("torrents"), state.join("resume"));
+        for d in [&torrents, &resume] {
             std::fs::create_dir_all(d).map_err(dir_err(d))?;
         }
+        let mut store = Store {
+            torrents,
+            resume,
+            reserved: Vec::new(),
+            _lock: Arc::new(lock_state(state)?),
+        };
         // Compared as canonical paths: `--state` may spell the same place differently. The
         // whole state directory when it is below the download directory (its DHT table too);
         // when they are one directory, the daemon's own subdirectories.
@@ -225,6 +255,18 @@ mod tests {
 
     const INFO: &[u8] =
         b"d6:lengthi5e4:name1:a12:piece lengthi16384e6:pieces20:01234567890123456789e";
+
+    #[test]
+    fn a_second_store_on_the_same_directory_is_refused_until_the_first_is_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = Store::open(dir.path(), dir.path()).unwrap();
+        match Store::open(dir.path(), dir.path()) {
+            Err(DaemonError::StateInUse { path }) => assert_eq!(path, dir.path()),
+            other => panic!("second store: {:?}", other.map(|_| ())),
+        }
+        drop(first);
+        Store::open(dir.path(), dir.path()).unwrap();
+    }
 
     #[test]
     fn saved_torrents_come_back_and_bad_files_are_skipped() {
