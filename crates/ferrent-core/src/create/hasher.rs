@@ -2,16 +2,14 @@
 //! pieces; each of the worker threads takes the next batch from a shared queue (so a slow core
 //! does not hold the others up), reads the data of each piece with positional reads
 //! (`read_exact_at`, no shared file offset, no mmap) in chunks small enough to stay in the L2
-//! cache, and hashes them into the batch's slots. v1 pieces of one length are hashed four at a
-//! time, side by side ([`Sha1Lanes`]), and so are v2's 16 KiB leaves (`merkle::leaves`). The
-//! first error stops all workers.
+//! cache, and hashes them into the batch's slots. SHA-1 pieces (v1, and hybrid's v1 side) with
+//! as many bytes to hash go four at a time, side by side ([`Sha1Lanes`]), and so do v2's 16 KiB
+//! leaves (`merkle::leaves`). The first error stops all workers.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
-
-use sha1::{Digest, Sha1};
 
 use crate::{MAX_HASH_LANES, Sha1Lanes};
 
@@ -19,12 +17,12 @@ use super::merkle::{self, Hash32};
 use super::walk::InputFile;
 use super::{BLOCK_SIZE, CreateError};
 
-/// Bytes read per `read_exact_at`: a multiple of [`BLOCK_SIZE`], small enough that the chunk is
-/// still in the core's L2 cache when the hasher reads it.
+/// Bytes a worker reads per step, all lanes together: small enough to be still in the core's L2
+/// cache when the hashes read it.
 const CHUNK: usize = 256 * 1024;
 
-/// Bytes of each piece read per step when v1 pieces are hashed side by side ([`Sha1Lanes`]):
-/// all lanes together fill one [`CHUNK`], which stays in L2 for the hash.
+/// Bytes of each piece read per step when pieces are hashed side by side ([`Sha1Lanes`]): a
+/// multiple of [`BLOCK_SIZE`], so v2 leaves never straddle two steps.
 const LANE_CHUNK: usize = CHUNK / MAX_HASH_LANES;
 
 /// Data per batch of pieces handed to a worker: big enough to make the queue lock negligible,
@@ -35,25 +33,11 @@ const BATCH_BYTES: u64 = 8 * 1024 * 1024;
 struct Reader<'a> {
     files: &'a [InputFile],
     open: Option<(usize, File)>,
-    buf: Vec<u8>,
 }
 
 impl<'a> Reader<'a> {
     fn new(files: &'a [InputFile]) -> Self {
-        Reader {
-            files,
-            open: None,
-            buf: vec![0; CHUNK],
-        }
-    }
-
-    /// Reads `len` (<= CHUNK) bytes of file `idx` at `offset` into the internal buffer.
-    fn read(&mut self, idx: usize, offset: u64, len: usize) -> Result<&[u8], CreateError> {
-        let mut buf = std::mem::take(&mut self.buf);
-        let result = self.read_into(idx, offset, buf.get_mut(..len).unwrap_or_default());
-        self.buf = buf;
-        result?;
-        Ok(self.buf.get(..len).unwrap_or_default())
+        Reader { files, open: None }
     }
 
     /// Fills `out` from file `idx` at `offset`.
@@ -262,8 +246,10 @@ struct AlignedPiece {
 
 struct AlignedState<'a> {
     reader: Reader<'a>,
-    leaves: Vec<Hash32>,
-    zeros: Vec<u8>,
+    /// The leaves of each piece of the group being hashed, one list per lane.
+    leaves: [Vec<Hash32>; MAX_HASH_LANES],
+    /// [`LANE_CHUNK`] bytes per lane.
+    buf: Vec<u8>,
 }
 
 /// v2 / hybrid: for every file, SHA-256 of each 16 KiB block, merkle roots per piece and per
@@ -294,56 +280,88 @@ pub(crate) fn hash_aligned(
     ];
     parallel(
         &mut out,
-        batch_pieces(piece_length),
+        // At least one piece per lane, or large pieces would be hashed one at a time.
+        batch_pieces(piece_length).max(MAX_HASH_LANES),
         threads,
         || AlignedState {
             reader: Reader::new(files),
-            leaves: Vec::with_capacity(blocks_per_piece),
-            zeros: if with_v1 { vec![0; CHUNK] } else { Vec::new() },
+            leaves: std::array::from_fn(|_| Vec::with_capacity(blocks_per_piece)),
+            buf: vec![0; MAX_HASH_LANES * LANE_CHUNK],
         },
         |st, first, slots| {
-            for (k, slot) in slots.iter_mut().enumerate() {
-                let Some(&(idx, piece)) = piece_file.get(first + k) else {
-                    break;
-                };
-                let Some(f) = files.get(idx) else { break };
+            // (file, first byte in the file, end of its data, bytes SHA-1 hashes) of piece k
+            // of this batch: with BEP 47 pad files, a file's last piece is hashed with the pad
+            // file's zeros up to the piece length.
+            let span = |k: usize| {
+                let &(idx, piece) = piece_file.get(first + k)?;
+                let f = files.get(idx)?;
                 let start = piece * piece_length;
                 let end = (start + piece_length).min(f.length);
-                let mut h1 = with_v1.then(Sha1::new);
-                st.leaves.clear();
-                let mut pos = start;
-                while pos < end {
-                    let len = (end - pos).min(CHUNK as u64);
-                    let data = st.reader.read(idx, pos, len as usize)?;
-                    if let Some(h) = &mut h1 {
-                        h.update(data);
-                    }
-                    merkle::leaves(data, BLOCK_SIZE as usize, &mut st.leaves);
-                    progress.fetch_add(len, Ordering::Relaxed);
-                    pos += len;
-                }
-                if let Some(mut h) = h1 {
-                    // The BEP 47 pad file after this file fills the piece with zeros.
-                    let mut pad = if pad_files {
-                        start + piece_length - end
-                    } else {
-                        0
-                    };
-                    while pad > 0 {
-                        let n = pad.min(CHUNK as u64);
-                        h.update(st.zeros.get(..n as usize).unwrap_or_default());
-                        pad -= n;
-                    }
-                    slot.sha1 = h.finalize().into();
-                }
-                // A file of one piece or less has a tree as wide as its own block count;
-                // pieces of longer files are subtrees of exactly `blocks_per_piece` leaves.
-                let width = if f.length > piece_length {
-                    blocks_per_piece
-                } else {
-                    st.leaves.len().next_power_of_two()
+                let v1_len = if pad_files { piece_length } else { end - start };
+                Some((idx, start, end, v1_len))
+            };
+            let mut k = 0;
+            while k < slots.len() {
+                let Some((_, _, _, v1_len)) = span(k) else {
+                    break;
                 };
-                slot.root = merkle::root(&st.leaves, width, [0; 32]);
+                // Hybrid: pieces with as many SHA-1 bytes go side by side (Sha1Lanes); v2
+                // alone has no SHA-1, and its leaves go four at a time anyway.
+                let lanes = if with_v1 {
+                    (k..slots.len())
+                        .take(MAX_HASH_LANES)
+                        .take_while(|&j| span(j).is_some_and(|s| s.3 == v1_len))
+                        .count()
+                        .max(1)
+                } else {
+                    1
+                };
+                let spans: Vec<(usize, u64, u64, u64)> = (k..k + lanes).filter_map(span).collect();
+                let total = if with_v1 {
+                    v1_len
+                } else {
+                    spans.first().map_or(0, |s| s.2 - s.1)
+                };
+                let mut h1 = with_v1.then(|| Sha1Lanes::new(spans.len()));
+                st.leaves.iter_mut().for_each(Vec::clear);
+                let mut off = 0u64;
+                while off < total {
+                    let step = (total - off).min(LANE_CHUNK as u64) as usize;
+                    let mut parts: Vec<&[u8]> = Vec::with_capacity(spans.len());
+                    let lanes_io = st.buf.chunks_mut(LANE_CHUNK).zip(&mut st.leaves);
+                    for (&(idx, start, end, _), (buf, leaves)) in spans.iter().zip(lanes_io) {
+                        let part = buf.get_mut(..step).unwrap_or_default();
+                        // Data, then (past the file's end) the pad file's zeros.
+                        let data_len = (end - start).saturating_sub(off).min(step as u64);
+                        let (data, pad) = part.split_at_mut(data_len as usize);
+                        st.reader.read_into(idx, start + off, data)?;
+                        pad.fill(0);
+                        merkle::leaves(data, BLOCK_SIZE as usize, leaves);
+                        progress.fetch_add(data_len, Ordering::Relaxed);
+                        parts.push(part);
+                    }
+                    if let Some(h) = &mut h1 {
+                        h.update(&parts);
+                    }
+                    off += step as u64;
+                }
+                let digests = h1.map(Sha1Lanes::finalize).unwrap_or_default();
+                for (l, (slot, &(idx, ..))) in slots.iter_mut().skip(k).zip(&spans).enumerate() {
+                    if let Some(d) = digests.get(l) {
+                        slot.sha1 = *d;
+                    }
+                    let leaves = st.leaves.get(l).map_or(&[][..], Vec::as_slice);
+                    // A file of one piece or less has a tree as wide as its own block count;
+                    // pieces of longer files are subtrees of exactly `blocks_per_piece` leaves.
+                    let long = files.get(idx).is_some_and(|f| f.length > piece_length);
+                    let width = if long {
+                        blocks_per_piece
+                    } else {
+                        leaves.len().next_power_of_two()
+                    };
+                    slot.root = merkle::root(leaves, width, [0; 32]);
+                }
+                k += lanes;
             }
             Ok(())
         },
