@@ -59,9 +59,14 @@ impl BoundedStream {
         self.deadline.as_mut().reset(next);
     }
 
-    /// On a `Pending` read or write: an error once the deadline has passed (the timer wakes the
-    /// task when it does), else still `Pending`.
-    fn idle_check<T>(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<T>> {
+    /// What a read or write of the socket returned, seen by the idle deadline: a result moves
+    /// the deadline on; `Pending` becomes an error once the deadline has passed (the timer
+    /// wakes the task when it does).
+    fn watch<T>(&mut self, cx: &mut Context<'_>, io: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+        if io.is_ready() {
+            self.touch();
+            return io;
+        }
         match self.deadline.as_mut().poll(cx) {
             Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::TimedOut,
@@ -105,13 +110,8 @@ impl AsyncRead for BoundedStream {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        match Pin::new(&mut this.stream).poll_read(cx, buf) {
-            Poll::Pending => this.idle_check(cx),
-            ready => {
-                this.touch();
-                ready
-            }
-        }
+        let io = Pin::new(&mut this.stream).poll_read(cx, buf);
+        this.watch(cx, io)
     }
 }
 
@@ -122,13 +122,8 @@ impl AsyncWrite for BoundedStream {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        match Pin::new(&mut this.stream).poll_write(cx, buf) {
-            Poll::Pending => this.idle_check(cx),
-            ready => {
-                this.touch();
-                ready
-            }
-        }
+        let io = Pin::new(&mut this.stream).poll_write(cx, buf);
+        this.watch(cx, io)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -145,13 +140,8 @@ impl AsyncWrite for BoundedStream {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        match Pin::new(&mut this.stream).poll_write_vectored(cx, bufs) {
-            Poll::Pending => this.idle_check(cx),
-            ready => {
-                this.touch();
-                ready
-            }
-        }
+        let io = Pin::new(&mut this.stream).poll_write_vectored(cx, bufs);
+        this.watch(cx, io)
     }
 
     fn is_write_vectored(&self) -> bool {
