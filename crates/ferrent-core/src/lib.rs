@@ -29,7 +29,7 @@ pub use create::{
     PlannedFile, SkipReason, Skipped, TorrentVersion, auto_piece_length, create_torrent,
     default_created_by,
 };
-pub use hash_lanes::{MAX_LANES as MAX_HASH_LANES, Sha1Lanes, Sha256Lanes};
+pub use hash_lanes::{MAX_LANES as MAX_HASH_LANES, Sha1Lanes, Sha256Lanes, lanes_in_steps};
 pub use infohash::{HashParseError, Id20, Id32, InfoHash};
 pub use layout::{
     FileRange, FileRanges, Layout, LayoutError, LayoutFile, MAX_PIECE_LENGTH, MAX_PIECES,

@@ -11,7 +11,7 @@ use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
-use crate::{MAX_HASH_LANES, Sha1Lanes};
+use crate::{MAX_HASH_LANES, Sha1Lanes, lanes_in_steps};
 
 use super::merkle::{self, Hash32};
 use super::walk::InputFile;
@@ -152,6 +152,16 @@ where
     })
 }
 
+/// How many pieces from `k` (at most [`MAX_HASH_LANES`], before `end`, at least one) go side
+/// by side: the run of those for which `alike` holds.
+fn run_len(k: usize, end: usize, alike: impl Fn(usize) -> bool) -> usize {
+    (k..end)
+        .take(MAX_HASH_LANES)
+        .take_while(|&j| alike(j))
+        .count()
+        .max(1)
+}
+
 fn batch_pieces(piece_length: u64) -> usize {
     usize::try_from((BATCH_BYTES / piece_length).max(1)).unwrap_or(1)
 }
@@ -187,26 +197,15 @@ pub(crate) fn hash_v1(
             let mut k = 0;
             while k < slots.len() {
                 let len = piece_len(first + k);
-                let lanes = (k..slots.len())
-                    .take(MAX_HASH_LANES)
-                    .take_while(|&j| piece_len(first + j) == len)
-                    .count()
-                    .max(1);
+                let lanes = run_len(k, slots.len(), |j| piece_len(first + j) == len);
                 let mut h = Sha1Lanes::new(lanes);
-                let mut off = 0u64;
-                while off < len {
-                    let n = (len - off).min(LANE_CHUNK as u64) as usize;
-                    let mut parts: Vec<&[u8]> = Vec::with_capacity(lanes);
-                    for (j, part) in buf.chunks_mut(LANE_CHUNK).take(lanes).enumerate() {
-                        let part = part.get_mut(..n).unwrap_or_default();
-                        let pos = (first + k + j) as u64 * piece_length + off;
-                        reader.read_concat(&starts, pos, part)?;
-                        parts.push(part);
-                    }
-                    h.update(&parts);
-                    progress.fetch_add((n * lanes) as u64, Ordering::Relaxed);
-                    off += n as u64;
-                }
+                let read = |j: usize, off: u64, part: &mut [u8]| {
+                    let pos = (first + k + j) as u64 * piece_length + off;
+                    reader.read_concat(&starts, pos, part)?;
+                    progress.fetch_add(part.len() as u64, Ordering::Relaxed);
+                    Ok(())
+                };
+                lanes_in_steps(lanes, len, LANE_CHUNK, buf, read, |parts| h.update(parts))?;
                 for (slot, digest) in slots.iter_mut().skip(k).zip(h.finalize()) {
                     *slot = digest;
                 }
@@ -308,11 +307,7 @@ pub(crate) fn hash_aligned(
                 // Hybrid: pieces with as many SHA-1 bytes go side by side (Sha1Lanes); v2
                 // alone has no SHA-1, and its leaves go four at a time anyway.
                 let lanes = if with_v1 {
-                    (k..slots.len())
-                        .take(MAX_HASH_LANES)
-                        .take_while(|&j| span(j).is_some_and(|s| s.3 == v1_len))
-                        .count()
-                        .max(1)
+                    run_len(k, slots.len(), |j| span(j).is_some_and(|s| s.3 == v1_len))
                 } else {
                     1
                 };
@@ -324,27 +319,27 @@ pub(crate) fn hash_aligned(
                 };
                 let mut h1 = with_v1.then(|| Sha1Lanes::new(spans.len()));
                 st.leaves.iter_mut().for_each(Vec::clear);
-                let mut off = 0u64;
-                while off < total {
-                    let step = (total - off).min(LANE_CHUNK as u64) as usize;
-                    let mut parts: Vec<&[u8]> = Vec::with_capacity(spans.len());
-                    let lanes_io = st.buf.chunks_mut(LANE_CHUNK).zip(&mut st.leaves);
-                    for (&(idx, start, end, _), (buf, leaves)) in spans.iter().zip(lanes_io) {
-                        let part = buf.get_mut(..step).unwrap_or_default();
-                        // Data, then (past the file's end) the pad file's zeros.
-                        let data_len = (end - start).saturating_sub(off).min(step as u64);
-                        let (data, pad) = part.split_at_mut(data_len as usize);
-                        st.reader.read_into(idx, start + off, data)?;
-                        pad.fill(0);
-                        merkle::leaves(data, BLOCK_SIZE as usize, leaves);
-                        progress.fetch_add(data_len, Ordering::Relaxed);
-                        parts.push(part);
-                    }
+                let (reader, leaves) = (&mut st.reader, &mut st.leaves);
+                let read = |l: usize, off: u64, part: &mut [u8]| {
+                    let (Some(&(idx, start, end, _)), Some(leaves)) =
+                        (spans.get(l), leaves.get_mut(l))
+                    else {
+                        return Ok(());
+                    };
+                    // Data, then (past the file's end) the pad file's zeros.
+                    let data_len = (end - start).saturating_sub(off).min(part.len() as u64);
+                    let (data, pad) = part.split_at_mut(data_len as usize);
+                    reader.read_into(idx, start + off, data)?;
+                    pad.fill(0);
+                    merkle::leaves(data, BLOCK_SIZE as usize, leaves);
+                    progress.fetch_add(data_len, Ordering::Relaxed);
+                    Ok(())
+                };
+                lanes_in_steps(spans.len(), total, LANE_CHUNK, &mut st.buf, read, |parts| {
                     if let Some(h) = &mut h1 {
-                        h.update(&parts);
+                        h.update(parts);
                     }
-                    off += step as u64;
-                }
+                })?;
                 let digests = h1.map(Sha1Lanes::finalize).unwrap_or_default();
                 for (l, (slot, &(idx, ..))) in slots.iter_mut().skip(k).zip(&spans).enumerate() {
                     if let Some(d) = digests.get(l) {

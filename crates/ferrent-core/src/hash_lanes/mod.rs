@@ -244,6 +244,41 @@ fn compress_sha256(lanes: usize, states: &mut [[u32; 8]; MAX_LANES], data: [&[u8
     one_by_one(lanes, states, data, sha2::block_api::compress256);
 }
 
+/// Feeds `lanes` messages of `len` bytes each to `consume`, `step` bytes of every lane at a
+/// time (the last step shorter): `fill(lane, offset, part)` puts bytes `offset..offset +
+/// part.len()` of message `lane` into `part`, a slice of `buf` (grown to `lanes` times the
+/// step), then `consume` gets that step's parts, lane 0 first. This is how pieces are hashed
+/// side by side without holding them whole: a step of every lane stays in the L2 cache from
+/// the read to the hash. Stops at the first error of `fill`.
+pub fn lanes_in_steps<E>(
+    lanes: usize,
+    len: u64,
+    step: usize,
+    buf: &mut Vec<u8>,
+    mut fill: impl FnMut(usize, u64, &mut [u8]) -> Result<(), E>,
+    mut consume: impl FnMut(&[&[u8]]),
+) -> Result<(), E> {
+    let step = usize::try_from(len)
+        .map_or(step, |len| step.min(len))
+        .max(1);
+    if buf.len() < lanes * step {
+        buf.resize(lanes * step, 0);
+    }
+    let mut off = 0u64;
+    while off < len {
+        let n = (len - off).min(step as u64) as usize;
+        let mut parts: Vec<&[u8]> = Vec::with_capacity(lanes);
+        for (lane, part) in buf.chunks_mut(step).take(lanes).enumerate() {
+            let part = part.get_mut(..n).unwrap_or_default();
+            fill(lane, off, part)?;
+            parts.push(part);
+        }
+        consume(&parts);
+        off += n as u64;
+    }
+    Ok(())
+}
+
 /// The fallback without SHA-NI: each lane through the RustCrypto block function in turn.
 fn one_by_one<S>(
     lanes: usize,

@@ -2,16 +2,16 @@
 //! resume data) and [`Storage::recheck`] (hash every piece on all cores).
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::SystemTime;
 use std::{fs, io, thread};
 
-use ferrent_core::{Bitfield, MAX_HASH_LANES, PieceIndex, Sha1Lanes};
+use ferrent_core::{Bitfield, MAX_HASH_LANES, PieceIndex, Sha1Lanes, lanes_in_steps};
 
-use super::{HASH_CHUNK, Storage, StorageError, error::is_missing};
+use super::{Storage, StorageError, error::is_missing};
 
 /// Pieces a recheck worker takes at a time: one per SHA-1 lane.
-const GROUP: u32 = MAX_HASH_LANES as u32;
+const GROUP: usize = MAX_HASH_LANES;
 
 /// Bytes read per lane per step when pieces are hashed side by side: four lanes of 64 KiB stay
 /// in a core's L2 cache, so the hash reads what the copy from the page cache just wrote.
@@ -63,10 +63,11 @@ impl Storage {
     /// pieces whose SHA-1 matches.
     ///
     /// Runs on `threads` threads (0 = all cores); each takes the next four pieces from a
-    /// shared counter and hashes them side by side ([`Sha1Lanes`]). A piece that lies in a missing file or past the end of a short file is simply
-    /// absent (its bytes are not read at all); other I/O errors (`EIO`, permission denied...)
-    /// stop the recheck with that error. `progress` is increased by one for every piece done
-    /// (matched, failed or absent), for a progress bar. Setting `cancel` stops the workers
+    /// shared counter and hashes them side by side ([`Sha1Lanes`]). A piece that lies in a
+    /// missing file or past the end of a short file is simply absent (its bytes are not read at
+    /// all); other I/O errors (`EIO`, permission denied...) stop the recheck with that error.
+    /// `progress` is increased by one for every piece done (matched, failed or absent), for a
+    /// progress bar. Setting `cancel` stops the workers
     /// after their current group and returns [`StorageError::Cancelled`]. Blocking: call it from
     /// a dedicated thread or `spawn_blocking`.
     pub fn recheck(
@@ -140,9 +141,9 @@ impl Storage {
             Some(list) => list.get(n).copied(),
             None => u32::try_from(n).ok().filter(|&i| i < num_pieces),
         };
-        let groups = count.div_ceil(GROUP as usize);
+        let groups = count.div_ceil(GROUP);
         let threads = threads.clamp(1, groups.max(1));
-        let next_group = AtomicU32::new(0);
+        let next_group = AtomicUsize::new(0);
         let stop = AtomicBool::new(false);
         let failure: Mutex<Option<StorageError>> = Mutex::new(None);
         let fail = |e: StorageError| {
@@ -161,12 +162,13 @@ impl Storage {
                 if stop.load(Ordering::Relaxed) || cancel.load(Ordering::Relaxed) {
                     break;
                 }
-                let first = (next_group.fetch_add(1, Ordering::Relaxed) as usize)
-                    .saturating_mul(GROUP as usize);
+                let first = next_group
+                    .fetch_add(1, Ordering::Relaxed)
+                    .saturating_mul(GROUP);
                 if first >= count {
                     break;
                 }
-                let group: Vec<PieceIndex> = (first..first.saturating_add(GROUP as usize))
+                let group: Vec<PieceIndex> = (first..first.saturating_add(GROUP))
                     .map_while(nth)
                     .filter_map(|i| self.layout.piece(i))
                     .collect();
@@ -261,23 +263,14 @@ impl Storage {
             return Ok(Vec::new());
         };
         let piece_len = u64::from(self.check_piece(first)?);
-        let chunk = LANE_CHUNK.min(HASH_CHUNK).min(piece_len as usize);
-        if buf.len() < chunk * pieces.len() {
-            buf.resize(chunk * pieces.len(), 0);
-        }
         let mut lanes = Sha1Lanes::new(pieces.len());
-        let mut off = 0u64;
-        while off < piece_len {
-            let n = (piece_len - off).min(chunk as u64) as usize;
-            let mut parts: Vec<&[u8]> = Vec::with_capacity(pieces.len());
-            for (&piece, part) in pieces.iter().zip(buf.chunks_mut(chunk)) {
-                let part = part.get_mut(..n).unwrap_or_default();
-                self.read_span(piece, off, part)?;
-                parts.push(part);
-            }
-            lanes.update(&parts);
-            off += n as u64;
-        }
+        let read = |lane: usize, off: u64, part: &mut [u8]| match pieces.get(lane) {
+            Some(&piece) => self.read_span(piece, off, part),
+            None => Ok(()),
+        };
+        lanes_in_steps(pieces.len(), piece_len, LANE_CHUNK, buf, read, |parts| {
+            lanes.update(parts)
+        })?;
         Ok(lanes.finalize())
     }
 }
