@@ -234,11 +234,7 @@ impl Daemon {
         let meta = Arc::new(meta);
         self.reserve(id, meta.name().to_owned(), Some(meta.clone()), None, false)?;
         let (store, owned) = (self.inner.store.clone(), bytes.to_vec());
-        let saved = tokio::task::spawn_blocking(move || store.save_torrent(id, &owned))
-            .await
-            .map_err(|e| DaemonError::Task(e.to_string()))
-            .and_then(|r| r);
-        if let Err(e) = saved {
+        if let Err(e) = blocking(move || store.save_torrent(id, &owned)).await {
             self.lock().map.remove(&id);
             return Err(e);
         }
@@ -259,11 +255,7 @@ impl Daemon {
         let name = magnet.name.clone().unwrap_or_else(|| id.to_hex());
         let token = self.reserve(id, name, None, Some(magnet.clone()), false)?;
         let (store, text) = (self.inner.store.clone(), magnet.to_string());
-        let saved = tokio::task::spawn_blocking(move || store.save_magnet(id, &text))
-            .await
-            .map_err(|e| DaemonError::Task(e.to_string()))
-            .and_then(|r| r);
-        if let Err(e) = saved {
+        if let Err(e) = blocking(move || store.save_magnet(id, &text)).await {
             if let Some(t) = &token {
                 t.cancel();
             }
@@ -425,10 +417,8 @@ impl Daemon {
             return;
         }
         let (store, bytes) = (self.inner.store.clone(), meta.to_torrent_file());
-        match tokio::task::spawn_blocking(move || store.save_torrent(id, &bytes)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::warn!("cannot save the metadata of {id}: {e}"),
-            Err(e) => tracing::warn!("cannot save the metadata of {id}: {e}"),
+        if let Err(e) = blocking(move || store.save_torrent(id, &bytes)).await {
+            tracing::warn!("cannot save the metadata of {id}: {e}");
         }
         let meta = Arc::new(meta);
         {
@@ -499,11 +489,8 @@ impl Daemon {
     /// torrent itself is stopped or started either way.
     async fn mark_stopped(&self, id: Id20, stopped: bool) {
         let store = self.inner.store.clone();
-        let marked = tokio::task::spawn_blocking(move || store.set_stopped(id, stopped)).await;
-        match marked {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::warn!("cannot record that {id} is stopped: {e}"),
-            Err(e) => tracing::warn!("cannot record that {id} is stopped: {e}"),
+        if let Err(e) = blocking(move || store.set_stopped(id, stopped)).await {
+            tracing::warn!("cannot record that {id} is stopped: {e}");
         }
     }
 
@@ -587,15 +574,14 @@ impl Daemon {
             self.inner.config.download_dir.clone(),
             entry.meta.clone(),
         );
-        let deleted = tokio::task::spawn_blocking(move || {
+        let deleted = blocking(move || {
             store.remove(id, delete_data);
             match (delete_data, meta) {
                 (true, Some(meta)) => delete_files(&dir, &meta),
                 _ => Ok(0),
             }
         })
-        .await
-        .map_err(|e| DaemonError::Task(e.to_string()))??;
+        .await?;
         Ok(Removed {
             info_hash: id.to_hex(),
             deleted_files: deleted,
@@ -699,6 +685,16 @@ impl Daemon {
 }
 
 /// Deletes the torrent's files under `dir` through [`ferrent::Storage::remove_files`].
+/// Runs file work of the state directory or the data on the blocking pool; a task that
+/// panicked or was cancelled is a [`DaemonError::Task`].
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, DaemonError> + Send + 'static,
+) -> Result<T, DaemonError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| DaemonError::Task(e.to_string()))?
+}
+
 fn delete_files(dir: &std::path::Path, meta: &Metainfo) -> Result<usize, DaemonError> {
     let files = meta.files().iter().map(|f| f.path()).collect();
     let storage = ferrent::Storage::open(
