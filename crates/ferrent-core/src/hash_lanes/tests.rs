@@ -4,7 +4,7 @@ use sha2::Sha256;
 
 use super::{
     MAX_LANES, SHA1_INIT, SHA256_INIT, Sha1Lanes, Sha256Lanes, compress_sha1, compress_sha256,
-    one_by_one,
+    lanes_in_steps, one_by_one,
 };
 
 /// Distinct, non-repeating contents for lane `l`.
@@ -173,6 +173,32 @@ fn the_fallback_computes_the_same_states() {
         assert_eq!(fallback, fast, "SHA-256, lanes {lanes}");
         assert!(fallback[lanes..].iter().all(|s| *s == SHA256_INIT));
     }
+}
+
+#[test]
+fn lanes_in_steps_feeds_every_byte_and_stops_at_an_error() {
+    let msgs: Vec<Vec<u8>> = (0..3).map(|l| message(l, 10_000)).collect();
+    let mut buf = Vec::new();
+    let mut h = Sha1Lanes::new(3);
+    let fill = |l: usize, off: u64, part: &mut [u8]| -> Result<(), ()> {
+        let off = off as usize;
+        part.copy_from_slice(&msgs[l][off..off + part.len()]);
+        Ok(())
+    };
+    lanes_in_steps(3, 10_000, 4096, &mut buf, fill, |parts| h.update(parts)).unwrap();
+    for (m, d) in msgs.iter().zip(h.finalize()) {
+        assert_eq!(d.to_vec(), OfSha1::reference(m));
+    }
+    assert_eq!(buf.len(), 3 * 4096);
+    // An error in the second step: nothing more is read or consumed.
+    let (mut fills, mut steps) = (0, 0);
+    let failing = |_: usize, off: u64, _: &mut [u8]| {
+        fills += 1;
+        if off > 0 { Err("read failed") } else { Ok(()) }
+    };
+    let result = lanes_in_steps(2, 10_000, 4096, &mut buf, failing, |_| steps += 1);
+    assert_eq!(result, Err("read failed"));
+    assert_eq!((fills, steps), (3, 1));
 }
 
 proptest! {
